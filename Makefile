@@ -1,0 +1,46 @@
+# Renewal risk: `make demo` and `make test` do all set-up. `make help` lists every target.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= data/demo
+OUT ?= out
+ACCOUNTS ?= 3000
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with pinned dependencies
+
+demo: $(STAMP) ## Generate demo data and run the main job end to end on it
+	$(BIN)/churn demo-data --out $(DATA) --accounts $(ACCOUNTS)
+	$(BIN)/churn build-features --data $(DATA) --out $(OUT)/snapshots.parquet
+
+test: $(STAMP) ## Run the whole test suite (the command CI runs)
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## Run the tests that need no server, browser or notebook
+	$(BIN)/pytest -m "not slow"
+
+lint: $(STAMP) ## Check lint and formatting
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP) ## Fix formatting and import order
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: $(STAMP) ## Run the feature-building benchmark (10,000 accounts x 3 years)
+	$(BIN)/python benchmarks/bench_build_features.py
+
+clean: ## Remove generated data, outputs and the venv
+	rm -rf $(VENV) data out .pytest_cache .ruff_cache

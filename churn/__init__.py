@@ -1,0 +1,1 @@
+"""The `churn` command line: a thin layer over features, training and serving."""

@@ -1,0 +1,208 @@
+"""Build point-in-time snapshots: grid in, one row of features per (account, contract, as_of) out.
+
+Every feature of an account depends only on that account's rows, so the work splits into
+partitions of accounts that are built independently by the same pure function,
+``build_partition``. Here they run in local processes; on a Dask cluster the same
+partitions run as ``dask.delayed`` tasks (pass a ``distributed.Client`` address).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from features.billing import billing_features
+from features.catalog import Catalog, build_catalog
+from features.commercial import commercial_features
+from features.load import Tables
+from features.outcomes import DEFAULT_GRACE_DAYS, renewal_outcomes
+from features.pointintime import Snapshots, day_number
+from features.relationship import event_features, nps_features
+from features.snapshots import DEFAULT_HORIZONS, GRID_COLUMNS, LABEL_COLUMNS, scoring_grid, training_grid
+from features.support import support_features
+from features.usage import adoption_features, usage_features, usage_metric_names
+
+# Which optional table feeds which features: absent table -> those features are missing (NaN).
+_OPTIONAL_FAMILIES: dict[str, Callable[[Snapshots, pd.DataFrame], dict[str, np.ndarray]]] = {
+    "support_tickets": support_features,
+    "nps": nps_features,
+    "relationship_events": event_features,
+    "invoices": billing_features,
+}
+_OPTIONAL_FEATURE_GROUPS = {
+    "support_tickets": ("support",),
+    "invoices": ("billing",),
+}
+_NPS_FEATURES = ("nps_last_score", "nps_change", "days_since_nps_response")
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """Snapshots plus what a person needs to trust them."""
+
+    frame: pd.DataFrame
+    catalog: Catalog
+    kind: str  # "training" or "scoring"
+    data_end: pd.Timestamp
+    missing_tables: tuple[str, ...]
+    outcomes: pd.DataFrame | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        frame = self.frame
+        summary: dict[str, object] = {
+            "kind": self.kind,
+            "accounts": int(frame["account_id"].nunique()),
+            "snapshots": len(frame),
+            "features": len(self.catalog),
+            "as_of_from": str(frame["as_of"].min().date()) if len(frame) else None,
+            "as_of_to": str(frame["as_of"].max().date()) if len(frame) else None,
+            "data_end": str(self.data_end.date()),
+            "missing_tables": list(self.missing_tables),
+            "seconds": round(self.seconds, 2),
+        }
+        if "churned" in frame and len(frame):
+            summary["churn_rate"] = round(float(frame["churned"].mean()), 4)
+        if self.outcomes is not None:
+            summary["contracts"] = self.outcomes["outcome"].value_counts().to_dict()
+        return summary
+
+
+def _missing_features(catalog: Catalog, missing_tables: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for table in missing_tables:
+        if table == "nps":
+            names += _NPS_FEATURES
+        elif table == "relationship_events":
+            names += [f for f in catalog.in_group("relationship") if f not in _NPS_FEATURES]
+        else:
+            names += [f for g in _OPTIONAL_FEATURE_GROUPS[table] for f in catalog.in_group(g)]
+    return names
+
+
+def build_partition(tables: Tables, grid: pd.DataFrame, catalog: Catalog, usage_start: pd.Timestamp) -> pd.DataFrame:
+    """Features for one partition of accounts. Pure: same tables and grid, same frame.
+
+    ``usage_start`` is the first day of the whole usage export (not of this partition), so a
+    partition's features do not depend on how accounts were split.
+    """
+    snap = Snapshots(grid, tables.accounts)
+    created = day_number(tables.accounts["created_at"])[snap.account]
+    observed_from = np.maximum(created, day_number([usage_start])[0])
+    columns = commercial_features(snap, tables.contracts)
+    usage = usage_features(snap, tables.usage, observed_from)
+    columns |= usage
+    columns |= adoption_features(snap, tables.usage, observed_from, columns["seats"], usage)
+    for name, family in _OPTIONAL_FAMILIES.items():
+        frame = tables.get(name)
+        if frame is not None:
+            columns |= family(snap, frame)
+    for name in _missing_features(catalog, tables.missing_tables):
+        columns[name] = np.full(len(snap), np.nan)
+    for name in catalog.names:  # metrics this partition never saw still get their (all-zero-usage) columns
+        if name not in columns:
+            columns[name] = np.full(len(snap), np.nan)
+    features = pd.DataFrame({name: columns[name] for name in catalog.names})
+    for name in catalog.categorical:
+        features[name] = features[name].astype("str").where(pd.notna(features[name]), None).astype("str")
+    return pd.concat([snap.grid, features], axis=1)
+
+
+def _partition_codes(account_ids: pd.Series, partitions: int) -> np.ndarray:
+    """A stable partition for each account id: the same id lands in the same partition on every run."""
+    return (pd.util.hash_array(account_ids.to_numpy(dtype=object)) % np.uint64(partitions)).astype(np.int64)
+
+
+def _split(frame: pd.DataFrame | None, account_part: pd.Series, partitions: int) -> list[pd.DataFrame | None]:
+    if frame is None:
+        return [None] * partitions
+    part = frame["account_id"].map(account_part).to_numpy()
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    return [frame.iloc[order[bounds[i] : bounds[i + 1]]] for i in range(partitions)]
+
+
+def partition_tables(tables: Tables, grid: pd.DataFrame, partitions: int) -> list[tuple[Tables, pd.DataFrame]]:
+    """Split tables and grid into ``partitions`` groups of whole accounts."""
+    account_part = pd.Series(
+        _partition_codes(tables.accounts["account_id"], partitions), index=tables.accounts["account_id"]
+    )
+    names = ["accounts", "contracts", "usage", *_OPTIONAL_FAMILIES]
+    pieces = {name: _split(tables.get(name), account_part, partitions) for name in names}
+    grids = _split(grid, account_part, partitions)
+    return [
+        (replace(tables, **{name: pieces[name][i] for name in names}), grids[i])
+        for i in range(partitions)
+        if len(grids[i])
+    ]
+
+
+def build_features(
+    tables: Tables,
+    grid: pd.DataFrame,
+    *,
+    workers: int = 1,
+    partitions: int | None = None,
+    scheduler: str | None = None,
+) -> tuple[pd.DataFrame, Catalog]:
+    """Features for every grid row, in grid order, with the catalog that describes them.
+
+    ``workers`` > 1 builds partitions in parallel local processes; ``scheduler="distributed"``
+    sends them to the active ``distributed.Client`` instead.
+    """
+    catalog = build_catalog(usage_metric_names(tables.usage))
+    usage_start = tables.usage["date"].min()
+    grid = grid.reset_index(drop=True).assign(_row=np.arange(len(grid)))
+    partitions = partitions or (1 if workers <= 1 and scheduler is None else max(2 * workers, 4))
+    if partitions == 1:
+        frame = build_partition(tables, grid, catalog, usage_start)
+    else:
+        import dask
+
+        tasks = [
+            dask.delayed(build_partition)(part_tables, part_grid, catalog, usage_start)
+            for part_tables, part_grid in partition_tables(tables, grid, partitions)
+        ]
+        options = {} if scheduler == "distributed" else {"scheduler": "processes", "num_workers": workers}
+        frame = pd.concat(dask.compute(*tasks, **options), ignore_index=True)
+    frame = frame.sort_values("_row", ignore_index=True).drop(columns="_row")
+    return frame, catalog
+
+
+def build_training_snapshots(
+    tables: Tables,
+    horizons: Sequence[int] = DEFAULT_HORIZONS,
+    grace_days: int = DEFAULT_GRACE_DAYS,
+    **options,
+) -> SnapshotResult:
+    """Labelled snapshots for every contract whose outcome is known."""
+    started = time.perf_counter()
+    outcomes = renewal_outcomes(tables.contracts, tables.data_end, grace_days)
+    grid = training_grid(tables, outcomes, horizons)
+    frame, catalog = build_features(tables, grid, **options)
+    frame = frame[[*GRID_COLUMNS, *LABEL_COLUMNS, *catalog.names]]
+    return SnapshotResult(
+        frame, catalog, "training", tables.data_end, tables.missing_tables, outcomes, time.perf_counter() - started
+    )
+
+
+def build_scoring_snapshots(tables: Tables, as_of: pd.Timestamp, **options) -> SnapshotResult:
+    """Unlabelled snapshots of every account with a contract in force on ``as_of``."""
+    started = time.perf_counter()
+    grid = scoring_grid(tables.contracts, as_of)
+    frame, catalog = build_features(tables, grid, **options)
+    frame = frame[[*GRID_COLUMNS, *catalog.names]]
+    notes = []
+    if pd.Timestamp(as_of) > tables.data_end + pd.Timedelta(days=1):
+        notes.append(
+            f"as_of {pd.Timestamp(as_of).date()} is after the data ends ({tables.data_end.date()}): "
+            "the most recent days count as days without activity."
+        )
+    return SnapshotResult(
+        frame, catalog, "scoring", tables.data_end, tables.missing_tables, None, time.perf_counter() - started, notes
+    )

@@ -1,0 +1,410 @@
+"""Load a directory of input tables and hold them to the data contract.
+
+Real exports go wrong in a handful of ways (a semicolon delimiter, a Latin-1 file, a date
+column with "n/a" in it, a contract that ends before it starts). Each of them is caught
+here and reported as one paragraph that names the file, the column, up to five offending
+rows and what was expected, so the person fixing the export does not have to read a
+traceback. Nothing downstream ever sees a table that broke a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from features.schema import TABLES, Column, Table
+
+MAX_SHOWN_ROWS = 5
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+class DataError(ValueError):
+    """Input data that breaks the contract. The message is meant for the person who made the export."""
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The validated input tables. Optional tables that were absent are ``None``."""
+
+    accounts: pd.DataFrame
+    contracts: pd.DataFrame
+    usage: pd.DataFrame
+    support_tickets: pd.DataFrame | None = None
+    nps: pd.DataFrame | None = None
+    relationship_events: pd.DataFrame | None = None
+    invoices: pd.DataFrame | None = None
+    missing_tables: tuple[str, ...] = field(default=())
+    sources: dict[str, Path] = field(default_factory=dict)
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        return getattr(self, name)
+
+    @property
+    def data_end(self) -> pd.Timestamp:
+        """The last day the data describes: the latest dated event in any activity table.
+
+        Contract dates are left out on purpose: contracts are signed for the future, so
+        their end dates say nothing about how far the export reaches.
+        """
+        stamps = [self.usage["date"].max()]
+        for name, columns in _EVENT_DATE_COLUMNS.items():
+            frame = self.get(name)
+            if frame is not None and len(frame):
+                stamps += [frame[c].max() for c in columns]
+        return pd.Timestamp(max(s for s in stamps if pd.notna(s))).normalize()
+
+
+# The columns that date an event (as opposed to a plan for the future such as a due date).
+_EVENT_DATE_COLUMNS = {
+    "support_tickets": ("opened_at", "closed_at"),
+    "nps": ("responded_at",),
+    "relationship_events": ("date",),
+    "invoices": ("paid_at",),
+}
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class _Where:
+    """Turns 0-based row positions into the row references a person can find in the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.is_csv = path.suffix.lower() == ".csv"
+
+    def rows(self, positions: Iterable[int], values: Iterable[object] | None = None) -> str:
+        positions = list(positions)
+        shown = positions[:MAX_SHOWN_ROWS]
+        label = "line" if self.is_csv else "row"
+        offset = 2 if self.is_csv else 1
+        if values is None:
+            refs = [f"{label} {p + offset}" for p in shown]
+        else:
+            refs = [f"{label} {p + offset} ({v!s})" for p, v in zip(shown, list(values)[:MAX_SHOWN_ROWS], strict=False)]
+        more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
+        return ", ".join(refs) + more
+
+    def fail(self, column: str | None, problem: str, expected: str) -> DataError:
+        where = f"{self.path}" + (f", column '{column}'" if column else "")
+        return DataError(f"{where}: {problem}. Expected {expected}.")
+
+
+def _fail_rows(where: _Where, column: str, mask: np.ndarray, values: pd.Series, problem: str, expected: str):
+    positions = np.flatnonzero(mask)
+    if len(positions):
+        shown = values.iloc[positions[:MAX_SHOWN_ROWS]].tolist()
+        count = f"{len(positions)} row{'s' if len(positions) > 1 else ''}"
+        raise where.fail(column, f"{count} {problem}: {where.rows(positions, shown)}", expected)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def find_table_file(data_dir: Path, name: str) -> Path | None:
+    """The file holding table ``name``, or None. Having both a CSV and a Parquet file is ambiguous."""
+    found = [p for p in (data_dir / f"{name}.csv", data_dir / f"{name}.parquet") if p.exists()]
+    if len(found) > 1:
+        raise DataError(
+            f"{data_dir}: both {found[0].name} and {found[1].name} exist. "
+            f"Expected exactly one file for table '{name}'; remove the one that is out of date."
+        )
+    return found[0] if found else None
+
+
+def _check_csv_text(path: Path, table: Table) -> None:
+    """Catch the wrong encoding or delimiter before a parser turns it into a confusing message."""
+    with path.open("rb") as fh:
+        sample = fh.read(1 << 20)
+    if not sample.strip():
+        raise DataError(f"{path}: the file is empty. Expected a header row and at least one data row.")
+    try:
+        text = sample.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        if err.start < len(sample) - 4:  # not just a multi-byte character cut by the sample boundary
+            line = sample[: err.start].count(b"\n") + 1
+            raise DataError(
+                f"{path}: the file is not UTF-8 (byte 0x{sample[err.start]:02x} on line {line} cannot be decoded). "
+                "Expected UTF-8 text; re-export the file as 'CSV UTF-8'."
+            ) from None
+        text = sample[: err.start].decode("utf-8-sig")
+    header = text.splitlines()[0] if text.splitlines() else ""
+    if "," not in header and len(table.required_columns) > 1:
+        for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if delimiter in header:
+                raise DataError(
+                    f"{path}: the header looks separated by {name} ({header[:80]!r}). "
+                    "Expected a comma-separated file; re-export with ',' as the delimiter."
+                )
+
+
+def _read_csv(path: Path, table: Table) -> pd.DataFrame:
+    _check_csv_text(path, table)
+    # Known columns are read as text and parsed below, so every bad cell can be named.
+    known = {c.name: pa.string() for c in table.columns}
+    try:
+        arrow = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            convert_options=pacsv.ConvertOptions(column_types=known, strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        message = str(err).split("\n")[0]
+        if "UTF8" in message or isinstance(err, UnicodeDecodeError):
+            raise DataError(
+                f"{path}: the file is not valid UTF-8 ({message}). Expected UTF-8 text; re-export as 'CSV UTF-8'."
+            ) from None
+        raise DataError(
+            f"{path}: the file could not be parsed as CSV ({message}). "
+            "Expected a comma-separated file with the same number of fields on every line."
+        ) from None
+    return arrow.to_pandas()
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{path}: the file could not be read as Parquet ({err}). Expected a Parquet file.") from None
+
+
+def read_raw(path: Path, table: Table) -> pd.DataFrame:
+    """Read one table file without interpreting its values."""
+    frame = _read_csv(path, table) if path.suffix.lower() == ".csv" else _read_parquet(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _is_blank(values: pd.Series) -> np.ndarray:
+    if values.dtype.kind in "fc":
+        return values.isna().to_numpy()
+    blank = values.isna()
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
+        blank |= values.astype("str").str.strip().eq("")
+    return blank.to_numpy(dtype=bool)
+
+
+def _parse_dates(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = values.astype("str").str.strip()
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True).dt.tz_localize(None)
+    bad = parsed.isna().to_numpy() & ~_is_blank(values)
+    _fail_rows(where, column.name, bad, values, "are not dates", "ISO dates such as 2024-06-03 or 2024-06-03T09:12:00")
+    return parsed.astype("datetime64[us]")
+
+
+def _parse_numbers(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        text = values.astype("str").str.strip().str.replace(",", "", regex=False)
+        parsed = pd.to_numeric(text.where(text != ""), errors="coerce")
+    else:
+        parsed = values
+    parsed = parsed.astype("float64")
+    bad = (~np.isfinite(parsed.to_numpy()) & ~_is_blank(values)) | np.isinf(parsed.to_numpy())
+    _fail_rows(where, column.name, bad, values, "are not numbers", "plain numbers such as 1200 or 0.15")
+    return parsed
+
+
+def _parse_bools(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    text = values.astype("str").str.strip().str.lower()
+    parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    parsed[text.isin(_TRUE)] = True
+    parsed[text.isin(_FALSE)] = False
+    bad = parsed.isna().to_numpy() & ~_is_blank(values)
+    _fail_rows(where, column.name, bad, values, "are not true/false values", "true/false, yes/no, 1/0 or t/f")
+    return parsed
+
+
+def _parse_text(values: pd.Series) -> pd.Series:
+    text = values.astype("str").str.strip()
+    return text.where(~pd.Series(_is_blank(values), index=values.index), None).astype("str")
+
+
+def _parse_column(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+    if column.kind == "date":
+        return _parse_dates(values, where, column)
+    if column.kind in ("number", "integer"):
+        return _parse_numbers(values, where, column)
+    if column.kind == "bool":
+        return _parse_bools(values, where, column)
+    parsed = _parse_text(values)
+    if column.kind == "choice":
+        lowered = parsed.str.lower()
+        bad = ~lowered.isin(column.choices).to_numpy() & ~_is_blank(values)
+        _fail_rows(where, column.name, bad, values, "have an unknown value", "one of " + ", ".join(column.choices))
+        parsed = lowered
+    return parsed
+
+
+def _check_rules(frame: pd.DataFrame, raw: pd.DataFrame, where: _Where, column: Column) -> None:
+    values = frame[column.name]
+    if not column.nullable:
+        _fail_rows(where, column.name, values.isna().to_numpy(), raw[column.name], "are empty", "a value in every row")
+    if column.kind in ("number", "integer"):
+        numbers = values.to_numpy()
+        if column.minimum is not None:
+            _fail_rows(
+                where,
+                column.name,
+                numbers < column.minimum,
+                raw[column.name],
+                f"are below {column.minimum:g}",
+                f"values >= {column.minimum:g}",
+            )
+        if column.maximum is not None:
+            _fail_rows(
+                where,
+                column.name,
+                numbers > column.maximum,
+                raw[column.name],
+                f"are above {column.maximum:g}",
+                f"values <= {column.maximum:g}",
+            )
+        if column.below is not None:
+            _fail_rows(
+                where,
+                column.name,
+                numbers >= column.below,
+                raw[column.name],
+                f"are {column.below:g} or more",
+                f"values below {column.below:g} (a fraction, e.g. 0.15 for 15%)",
+            )
+    if column.unique:
+        dup = values.duplicated(keep=False).to_numpy() & values.notna().to_numpy()
+        _fail_rows(where, column.name, dup, raw[column.name], "repeat an id", f"each {column.name} to appear once")
+
+
+def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
+    """Check columns, parse every known column to its type and enforce the column rules."""
+    where = _Where(path)
+    if raw.empty:
+        raise where.fail(None, "the table has no data rows", f"at least one row of {table.name}")
+    missing = [c for c in table.required_columns if c not in raw.columns]
+    if missing:
+        raise where.fail(
+            missing[0],
+            f"required column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
+            f"{'are' if len(missing) > 1 else 'is'} missing (found: {', '.join(map(str, raw.columns))})",
+            f"the columns {', '.join(table.required_columns)}",
+        )
+    frame = raw.copy()
+    for column in table.columns:
+        if column.name not in frame.columns:
+            frame[column.name] = pd.Series(None, index=frame.index, dtype=_empty_dtype(column))
+            continue
+        frame[column.name] = _parse_column(raw[column.name], where, column)
+        _check_rules(frame, raw, where, column)
+    if table.unique_together:
+        key = list(table.unique_together)
+        dup = frame.duplicated(key, keep=False).to_numpy()
+        shown = frame[key].astype("str").agg(" / ".join, axis=1) if dup.any() else frame[key[0]]
+        _fail_rows(
+            where,
+            key[-1],
+            dup,
+            shown,
+            f"repeat the same {' / '.join(key)}",
+            f"one row per {', '.join(key)} (sum duplicates before exporting)",
+        )
+    _check_table_rules(frame, table, where)
+    return frame
+
+
+def _empty_dtype(column: Column) -> str:
+    return {"date": "datetime64[us]", "number": "float64", "integer": "float64", "bool": "boolean"}.get(
+        column.kind, "str"
+    )
+
+
+def _check_table_rules(frame: pd.DataFrame, table: Table, where: _Where) -> None:
+    """Rules that relate two columns of the same row."""
+    if table.name == "contracts":
+        bad = (frame["end_date"] <= frame["start_date"]).to_numpy()
+        shown = (
+            frame["contract_id"]
+            + ": "
+            + frame["start_date"].dt.strftime("%Y-%m-%d")
+            + " to "
+            + frame["end_date"].dt.strftime("%Y-%m-%d")
+        )
+        _fail_rows(where, "end_date", bad, shown, "end on or before their start_date", "end_date after start_date")
+    if table.name == "support_tickets":
+        bad = (frame["closed_at"] < frame["opened_at"]).fillna(False).to_numpy()
+        _fail_rows(
+            where,
+            "closed_at",
+            bad,
+            frame["ticket_id"],
+            "close before they opened",
+            "closed_at on or after opened_at, or empty while open",
+        )
+
+
+def _check_account_references(tables: dict[str, pd.DataFrame], paths: dict[str, Path]) -> None:
+    known = pd.Index(tables["accounts"]["account_id"])
+    for name, frame in tables.items():
+        if name == "accounts" or "account_id" not in frame.columns:
+            continue
+        unknown = ~frame["account_id"].isin(known).to_numpy()
+        _fail_rows(
+            _Where(paths[name]),
+            "account_id",
+            unknown,
+            frame["account_id"],
+            "refer to accounts that are not in the accounts table",
+            "every account_id to exist in accounts",
+        )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load_table(path: Path, table: Table) -> pd.DataFrame:
+    """Read and validate one table file."""
+    return parse_table(read_raw(path, table), table, path)
+
+
+def load_tables(data_dir: Path | str, tables: Iterable[Table] = TABLES) -> Tables:
+    """Read, validate and cross-check every table in ``data_dir``.
+
+    Raises ``DataError`` with a message for the person who made the export.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(
+            f"{data_dir}: no such data directory. Expected a directory holding accounts, contracts and usage files."
+        )
+    frames: dict[str, pd.DataFrame] = {}
+    paths: dict[str, Path] = {}
+    missing: list[str] = []
+    for table in tables:
+        path = find_table_file(data_dir, table.name)
+        if path is None:
+            if table.required:
+                raise DataError(
+                    f"{data_dir}: required table '{table.name}' is missing. "
+                    f"Expected a file named {table.name}.csv or {table.name}.parquet (see docs/data-contract.md)."
+                )
+            missing.append(table.name)
+            continue
+        frames[table.name] = load_table(path, table)
+        paths[table.name] = path
+    _check_account_references(frames, paths)
+    return Tables(**frames, missing_tables=tuple(missing), sources=paths)

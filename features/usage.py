@@ -1,0 +1,118 @@
+"""Usage and adoption features: how much the account uses the product, and how broadly.
+
+Usage arrives sparse (a missing day is a zero day), so averages divide window sums by the
+number of days the account was observable in the window: a customer who joined 10 days ago
+is not "down 66%" on a 30-day average. Windows are always [T - w, T): the as_of day itself
+is never seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import USAGE_WINDOWS, metric_slug
+from features.pointintime import EventIndex, Snapshots, day_number
+from features.schema import ACTIVE_USERS_METRIC, MODULE_METRIC_PREFIX
+
+
+def usage_metric_names(usage: pd.DataFrame) -> list[str]:
+    """Metrics that get the per-metric usage family: everything except product modules."""
+    metrics = pd.Series(usage["metric"].unique()).astype("str")
+    return sorted(metrics[~metrics.str.startswith(MODULE_METRIC_PREFIX)].tolist())
+
+
+def _observed_days(start: np.ndarray, end: np.ndarray, observed_from: np.ndarray) -> np.ndarray:
+    """Days of [start, end) on which the account could have had usage; NaN when none."""
+    days = (end - np.maximum(start, observed_from)).clip(0, None).astype(np.float64)
+    days[days == 0] = np.nan
+    return days
+
+
+def _ratio_change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(previous > 0, current / previous - 1.0, np.nan)
+
+
+def _coded_usage(snap: Snapshots, usage: pd.DataFrame, metric_names: list[str]) -> tuple[EventIndex, list[str]]:
+    """Index the days with a non-zero value, keyed by (account, metric slug).
+
+    Two raw metric names that differ only in spelling ("Active Users", "active_users") share
+    a slug; their values are summed per day so that an active day counts once.
+    """
+    slugs = sorted({metric_slug(m) for m in metric_names})
+    slug_code = {s: i for i, s in enumerate(slugs)}
+    metric_code = pd.Series({m: slug_code[metric_slug(m)] for m in metric_names})
+    rows = usage[usage["metric"].isin(metric_code.index) & (usage["value"] > 0)]
+    group = snap.code(rows["account_id"]) * len(slugs) + rows["metric"].map(metric_code).to_numpy()
+    day = day_number(rows["date"])
+    value = rows["value"].to_numpy(dtype=np.float64)
+    if len(slugs) < len(metric_names):
+        summed = pd.DataFrame({"g": group, "d": day, "v": value}).groupby(["g", "d"], sort=False)["v"].sum()
+        group, day, value = (
+            summed.index.get_level_values(0).to_numpy(),
+            summed.index.get_level_values(1).to_numpy(),
+            summed.to_numpy(),
+        )
+    return EventIndex(group, day, value), slugs
+
+
+def usage_features(snap: Snapshots, usage: pd.DataFrame, observed_from: np.ndarray) -> dict[str, np.ndarray]:
+    """Per metric: mean over 7/30/90 days, 30- and 90-day trends, recency and share of active days.
+
+    ``observed_from`` is each snapshot's first observable day (account creation or the start
+    of the usage data, whichever is later).
+    """
+    metric_names = usage_metric_names(usage)
+    if not metric_names:
+        return {}
+    index, slugs = _coded_usage(snap, usage, metric_names)
+    T = snap.day
+    out: dict[str, np.ndarray] = {}
+    for code, slug in enumerate(slugs):
+        group = snap.account * len(slugs) + code
+
+        def mean(start, end, _group=group):
+            return index.window_sum(_group, start, end) / _observed_days(start, end, observed_from)
+
+        for w in USAGE_WINDOWS:
+            out[f"usage_{slug}_mean_{w}d"] = mean(T - w, T)
+        for w in (30, 90):
+            out[f"usage_{slug}_trend_{w}d"] = _ratio_change(mean(T - w, T), mean(T - 2 * w, T - w))
+        since = index.days_since_last(group, T)
+        never = np.isnan(since)
+        since[never] = (T - observed_from)[never].clip(0, None)  # "nothing in all N observed days"
+        out[f"usage_{slug}_days_since_last"] = since
+        out[f"usage_{slug}_active_day_share_30d"] = index.window_count(group, T - 30, T) / _observed_days(
+            T - 30, T, observed_from
+        )
+    return out
+
+
+def adoption_features(
+    snap: Snapshots, usage: pd.DataFrame, observed_from: np.ndarray, seats: np.ndarray, usage_out: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Seat utilization and breadth of module adoption (``feature.<module>`` metrics)."""
+    T = snap.day
+    active = usage_out.get(f"usage_{metric_slug(ACTIVE_USERS_METRIC)}_mean_30d", np.full(len(snap), np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        utilization = np.where(seats > 0, active / seats, np.nan)
+    out = {"seat_utilization_30d": utilization}
+
+    modules = sorted(m for m in usage["metric"].unique() if str(m).startswith(MODULE_METRIC_PREFIX))
+    if not modules:
+        nan = np.full(len(snap), np.nan)
+        return out | {"modules_used_30d": nan, "modules_used_change_30d": nan.copy()}
+    rows = usage[usage["metric"].isin(modules) & (usage["value"] > 0)]
+    module_code = pd.Series(np.arange(len(modules)), index=modules)
+    group = snap.code(rows["account_id"]) * len(modules) + rows["metric"].map(module_code).to_numpy()
+    index = EventIndex(group, day_number(rows["date"]))
+    current = np.zeros(len(snap))
+    previous = np.zeros(len(snap))
+    for code in range(len(modules)):
+        g = snap.account * len(modules) + code
+        current += index.window_count(g, T - 30, T) > 0
+        previous += index.window_count(g, T - 60, T - 30) > 0
+    current[np.isnan(_observed_days(T - 30, T, observed_from))] = np.nan
+    previous[np.isnan(_observed_days(T - 60, T - 30, observed_from))] = np.nan
+    return out | {"modules_used_30d": current, "modules_used_change_30d": current - previous}

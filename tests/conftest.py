@@ -1,0 +1,147 @@
+"""Shared fixtures: a tiny, seeded world small enough to reason about and fast to rebuild.
+
+``tiny_frames`` makes raw tables the way an export would look; ``as_tables`` runs them
+through the real parser, so tests exercise the same types the loader produces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.load import Tables, parse_table
+from features.schema import TABLES
+
+START = pd.Timestamp("2023-01-01")
+END = pd.Timestamp("2024-12-31")
+MODULES = ("feature.reports", "feature.api", "feature.mobile")
+
+
+def tiny_frames(seed: int = 0, n_accounts: int = 6) -> dict[str, pd.DataFrame]:
+    """Raw tables for a handful of accounts over two years: renewals, a churn, open contracts, tickets."""
+    rng = np.random.default_rng(seed)
+    ids = [f"A{i}" for i in range(n_accounts)]
+    created = [START + pd.Timedelta(days=int(d)) for d in rng.integers(0, 120, n_accounts)]
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": [f"Account {i}" for i in range(n_accounts)],
+            "segment": rng.choice(["smb", "mid_market", "enterprise"], n_accounts),
+            "industry": rng.choice(["software", "retail"], n_accounts),
+            "region": rng.choice(["na", "emea"], n_accounts),
+            "created_at": created,
+        }
+    )
+    contracts, usage, tickets, nps, events, invoices = [], [], [], [], [], []
+    for i, (account, start) in enumerate(zip(ids, created, strict=False)):
+        monthly = i % 3 == 2
+        term = pd.DateOffset(months=1) if monthly else pd.DateOffset(years=1)
+        churn_after = int(rng.integers(1, 4 if not monthly else 14))
+        seats = float(rng.integers(5, 50))
+        c_start = start
+        for k in range(churn_after + (0 if i % 2 else 5)):
+            c_end = c_start + term
+            arr = seats * float(rng.choice([600, 700])) * (1.1**k)
+            contracts.append(
+                (
+                    f"C{i}-{k}",
+                    account,
+                    c_start,
+                    c_end,
+                    arr,
+                    seats,
+                    "pro",
+                    float(rng.choice([0, 0.1, 0.2])),
+                    bool(rng.integers(0, 2)),
+                )
+            )
+            c_start = c_end
+            if c_start > END:
+                break
+        last = min(c_start, END)
+        for day in pd.date_range(start, last - pd.Timedelta(days=1)):
+            if rng.random() < (0.9 if day.weekday() < 5 else 0.2):
+                active = float(rng.integers(0, int(seats) + 1))
+                usage.append((account, day, "active_users", active))
+                usage.append((account, day, "logins", float(rng.poisson(1.5 * active + 0.1))))
+                for module in MODULES[: 1 + i % 3]:
+                    if rng.random() < 0.5:
+                        usage.append((account, day, module, float(rng.integers(1, 10))))
+        for t in range(int(rng.integers(0, 6))):
+            opened = start + pd.Timedelta(hours=int(rng.integers(0, 24 * 500)))
+            closed = opened + pd.Timedelta(hours=int(rng.integers(1, 24 * 40))) if rng.random() < 0.8 else pd.NaT
+            tickets.append(
+                (
+                    f"T{i}-{t}",
+                    account,
+                    opened,
+                    closed,
+                    str(rng.choice(["low", "normal", "high", "urgent"])),
+                    float(rng.integers(1, 6)) if rng.random() < 0.6 else np.nan,
+                    bool(rng.random() < 0.2),
+                )
+            )
+        for _r in range(int(rng.integers(0, 4))):
+            nps.append((account, start + pd.Timedelta(days=int(rng.integers(10, 600))), float(rng.integers(0, 11))))
+        for _e in range(int(rng.integers(0, 5))):
+            events.append(
+                (
+                    account,
+                    start + pd.Timedelta(days=int(rng.integers(0, 600))),
+                    str(rng.choice(["champion_left", "champion_added", "exec_sponsor_added", "qbr_held"])),
+                )
+            )
+        for q in range(int(rng.integers(0, 6))):
+            due = start + pd.Timedelta(days=30 + 90 * q)
+            paid = due + pd.Timedelta(days=int(rng.integers(-10, 40))) if rng.random() < 0.8 else pd.NaT
+            status = "paid" if pd.notna(paid) else str(rng.choice(["failed", "overdue"]))
+            invoices.append((account, f"I{i}-{q}", due, paid, 1000.0, status))
+
+    def frame(table_name: str, rows: list[tuple]) -> pd.DataFrame:
+        columns = [c.name for c in next(t for t in TABLES if t.name == table_name).columns]
+        return pd.DataFrame(rows, columns=columns)
+
+    return {
+        "accounts": accounts,
+        "contracts": frame("contracts", contracts),
+        "usage": frame("usage", usage),
+        "support_tickets": frame("support_tickets", tickets),
+        "nps": frame("nps", nps),
+        "relationship_events": frame("relationship_events", events),
+        "invoices": frame("invoices", invoices),
+    }
+
+
+def as_tables(frames: dict[str, pd.DataFrame]) -> Tables:
+    """Parse raw frames exactly as the loader would, without touching the disk."""
+    parsed = {t.name: parse_table(frames[t.name], t, Path(f"{t.name}.parquet")) for t in TABLES if t.name in frames}
+    missing = tuple(t.name for t in TABLES if t.name not in frames)
+    return Tables(**parsed, missing_tables=missing)
+
+
+def write_frames(frames: dict[str, pd.DataFrame], directory: Path, fmt: str = "csv") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        if fmt == "csv":
+            frame.to_csv(directory / f"{name}.csv", index=False)
+        else:
+            frame.to_parquet(directory / f"{name}.parquet", index=False)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def frames() -> dict[str, pd.DataFrame]:
+    return tiny_frames()
+
+
+@pytest.fixture(scope="session")
+def tables(frames) -> Tables:
+    return as_tables(frames)
+
+
+@pytest.fixture
+def data_dir(tmp_path, frames) -> Path:
+    return write_frames(frames, tmp_path / "data")

@@ -1,0 +1,1 @@
+"""Training: time-based split, LightGBM, calibration, evaluation and MLflow tracking (next milestone)."""
