@@ -44,15 +44,19 @@ def renewal_outcomes(
         & (pairs["next_end_date"] > pairs["end_date"])
     )
     successors = (
-        pairs[is_successor]
+        pairs.loc[is_successor, ["contract_id", "next_contract_id", "next_start_date", "next_arr"]]
         .sort_values(["contract_id", "next_start_date", "next_contract_id"])
         .drop_duplicates("contract_id")
-        .set_index("contract_id")
+        .rename(
+            columns={
+                "next_contract_id": "successor_contract_id",
+                "next_start_date": "successor_start_date",
+                "next_arr": "renewed_arr",
+            }
+        )
     )
-    out = base.copy()
-    out["successor_contract_id"] = out["contract_id"].map(successors["next_contract_id"])
-    out["successor_start_date"] = out["contract_id"].map(successors["next_start_date"])
-    out["renewed_arr"] = out["contract_id"].map(successors["next_arr"]).astype("float64")
+    out = base.merge(successors, on="contract_id", how="left")
+    out["renewed_arr"] = out["renewed_arr"].astype("float64")
     is_open = out["end_date"] + grace > data_end
     renewed = out["successor_contract_id"].notna()
     out["outcome"] = "churned"
