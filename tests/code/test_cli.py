@@ -1,0 +1,110 @@
+"""The command line: help for every command, clear failures that write nothing, and real outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churn.cli import app
+from features.io import read_catalog
+from features.schema import contract_markdown
+
+runner = CliRunner()
+COMMANDS = ["demo-data", "build-features", "validate", "data-contract", "catalog"]
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_defaults(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    if command in ("build-features", "demo-data", "validate"):
+        assert "default:" in result.output
+
+
+def test_build_features_writes_training_snapshots_with_their_catalog(data_dir, tmp_path):
+    out = tmp_path / "snapshots.parquet"
+    result = runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(out), "--horizon-days", "30,90"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    catalog = read_catalog(out)
+    assert catalog is not None and set(catalog.names) <= set(frame.columns)
+    assert set(frame["horizon_days"]) <= {30, 90}
+    assert set(frame["churned"]) <= {0, 1}
+    assert "churn rate" in result.output
+
+
+def test_build_features_as_of_writes_scoring_snapshots_as_csv(data_dir, tmp_path):
+    out = tmp_path / "scoring.csv"
+    result = runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(out), "--as-of", "2024-06-01"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert "churned" not in frame.columns
+    assert frame["account_id"].is_unique
+    assert read_catalog(out) is not None  # the CSV's catalog travels in a sidecar JSON
+
+
+def test_bad_data_fails_with_one_paragraph_and_writes_nothing(data_dir, tmp_path):
+    contracts = pd.read_csv(data_dir / "contracts.csv")
+    contracts.loc[1, "end_date"] = contracts.loc[1, "start_date"]
+    contracts.to_csv(data_dir / "contracts.csv", index=False)
+    out = tmp_path / "out" / "snapshots.parquet"
+    result = runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "contracts.csv" in result.output and "end_date" in result.output and "line 3" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert not list(out.parent.glob("*")) if out.parent.exists() else True
+
+
+def test_a_failed_run_keeps_the_previous_output(data_dir, tmp_path):
+    out = tmp_path / "snapshots.parquet"
+    assert runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(out)]).exit_code == 0
+    before = out.read_bytes()
+    (data_dir / "usage.csv").write_text("account_id;date;metric;value\nA0;2024-01-01;logins;3\n")
+    result = runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "semicolons" in result.output
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--as-of", "last tuesday"], "--as-of"),
+        (["--horizon-days", "90,soon"], "--horizon-days"),
+        (["--out", "snapshots.xlsx"], "--out"),
+    ],
+)
+def test_bad_options_are_explained(data_dir, options, message):
+    result = runner.invoke(app, ["build-features", "--data", str(data_dir), *options])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_validate_summarises_tables(data_dir):
+    result = runner.invoke(app, ["validate", "--data", str(data_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "meets the data contract" in result.output
+
+
+def test_missing_optional_table_is_said_once(data_dir, tmp_path):
+    (data_dir / "nps.csv").unlink()
+    result = runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(tmp_path / "s.parquet")])
+    assert result.exit_code == 0
+    assert result.output.count("Optional table 'nps' not found") == 1
+
+
+def test_docs_data_contract_is_generated_from_the_schema():
+    docs = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
+    assert docs.read_text() == contract_markdown(), "regenerate with: churn data-contract --out docs/data-contract.md"
