@@ -9,6 +9,8 @@ traceback. Nothing downstream ever sees a table that broke a rule.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,12 +100,25 @@ class _Where:
         return DataError(f"{where}: {problem}. Expected {expected}.")
 
 
-def _fail_rows(where: _Where, column: str, mask: np.ndarray, values: pd.Series, problem: str, expected: str):
+_SINGULAR = {"are": "is", "have": "has", "repeat": "repeats", "end": "ends", "close": "closes", "refer": "refers"}
+
+
+def _fail_rows(
+    where: _Where, column: str, mask: np.ndarray, values: pd.Series | None, problem: str, expected: str
+) -> None:
+    """Raise one DataError naming up to five offending rows (and their values, when there are any to show).
+
+    ``problem`` is phrased for several rows ("are not dates"); one row gets the singular verb.
+    """
     positions = np.flatnonzero(mask)
-    if len(positions):
-        shown = values.iloc[positions[:MAX_SHOWN_ROWS]].tolist()
-        count = f"{len(positions)} row{'s' if len(positions) > 1 else ''}"
-        raise where.fail(column, f"{count} {problem}: {where.rows(positions, shown)}", expected)
+    if not len(positions):
+        return
+    if len(positions) == 1:
+        verb, _, rest = problem.partition(" ")
+        problem = f"{_SINGULAR.get(verb, verb)} {rest}"
+    shown = None if values is None else values.iloc[positions[:MAX_SHOWN_ROWS]].tolist()
+    count = f"{len(positions)} row{'s' if len(positions) > 1 else ''}"
+    raise where.fail(column, f"{count} {problem}: {where.rows(positions, shown)}", expected)
 
 
 # --------------------------------------------------------------------------- reading
@@ -120,16 +135,16 @@ def find_table_file(data_dir: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _check_csv_text(path: Path, table: Table) -> None:
+def _check_csv_text(path: Path, table: Table) -> list[str]:
     """Catch the wrong encoding or delimiter before a parser turns it into a confusing message."""
     with path.open("rb") as fh:
         sample = fh.read(1 << 20)
-    if not sample.strip():
+    if not sample.removeprefix(b"\xef\xbb\xbf").strip():
         raise DataError(f"{path}: the file is empty. Expected a header row and at least one data row.")
     try:
         text = sample.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        if err.start < len(sample) - 4:  # not just a multi-byte character cut by the sample boundary
+        if len(sample) < 1 << 20 or err.start < len(sample) - 4:  # not a character cut by the sample boundary
             line = sample[: err.start].count(b"\n") + 1
             raise DataError(
                 f"{path}: the file is not UTF-8 (byte 0x{sample[err.start]:02x} on line {line} cannot be decoded). "
@@ -144,29 +159,53 @@ def _check_csv_text(path: Path, table: Table) -> None:
                     f"{path}: the header looks separated by {name} ({header[:80]!r}). "
                     "Expected a comma-separated file; re-export with ',' as the delimiter."
                 )
+    return next(csv.reader([header]), [])
 
 
 def _read_csv(path: Path, table: Table) -> pd.DataFrame:
-    _check_csv_text(path, table)
-    # Known columns are read as text and parsed below, so every bad cell can be named.
-    known = {c.name: pa.string() for c in table.columns}
+    header = _check_csv_text(path, table)
+    # Known columns are read as text and parsed below, so every bad cell can be named. Only an
+    # empty cell is missing: pyarrow's default null tokens would turn region "NA" into nothing.
+    names = {c.name for c in table.columns}
+    known = {h: pa.string() for h in header if h.strip() in names}
+    convert = pacsv.ConvertOptions(column_types=known, strings_can_be_null=True, null_values=[""])
     try:
-        arrow = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
-            convert_options=pacsv.ConvertOptions(column_types=known, strings_can_be_null=True),
-        )
+        arrow = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         message = str(err).split("\n")[0]
         if "UTF8" in message or isinstance(err, UnicodeDecodeError):
             raise DataError(
                 f"{path}: the file is not valid UTF-8 ({message}). Expected UTF-8 text; re-export as 'CSV UTF-8'."
             ) from None
+        ragged = _ragged_rows(path, convert)
+        if ragged:
+            expected = ragged[0].expected_columns
+            lines = _Where(path).rows([r.number - 2 for r in ragged], [f"{r.actual_columns} fields" for r in ragged])
+            raise DataError(
+                f"{path}: {len(ragged)} line{'s do' if len(ragged) > 1 else ' does'} not have the header's {expected} "
+                f"fields: {lines}. Expected a comma-separated file with the same number of fields on every line "
+                "(quote values that contain commas)."
+            ) from None
         raise DataError(
             f"{path}: the file could not be parsed as CSV ({message}). "
             "Expected a comma-separated file with the same number of fields on every line."
         ) from None
     return arrow.to_pandas()
+
+
+def _ragged_rows(path: Path, convert: pacsv.ConvertOptions) -> list:
+    """Lines whose field count differs from the header's; read again single-threaded so pyarrow numbers them."""
+    ragged = []
+
+    def note(row):
+        ragged.append(row)
+        return "skip"
+
+    options = pacsv.ReadOptions(use_threads=False, block_size=1 << 24)
+    with contextlib.suppress(pa.ArrowInvalid):  # a later conversion error: the lines noted so far still count
+        parse = pacsv.ParseOptions(invalid_row_handler=note)
+        pacsv.read_csv(path, read_options=options, parse_options=parse, convert_options=convert)
+    return [r for r in ragged if r.number is not None]
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -210,13 +249,15 @@ def _parse_dates(values: pd.Series, where: _Where, column: Column) -> pd.Series:
 
 def _parse_numbers(values: pd.Series, where: _Where, column: Column) -> pd.Series:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        text = values.astype("str").str.strip().str.replace(",", "", regex=False)
+        # No thousands separators are stripped: "48000,50" may be a decimal comma, and a silent
+        # misreading of ARR is worse than an error that asks for plain numbers.
+        text = values.astype("str").str.strip()
         parsed = pd.to_numeric(text.where(text != ""), errors="coerce")
     else:
         parsed = values
     parsed = parsed.astype("float64")
     bad = (~np.isfinite(parsed.to_numpy()) & ~_is_blank(values)) | np.isinf(parsed.to_numpy())
-    _fail_rows(where, column.name, bad, values, "are not numbers", "plain numbers such as 1200 or 0.15")
+    _fail_rows(where, column.name, bad, values, "are not numbers", "plain numbers such as 1200 or 0.15 (no thousands separators, a dot for decimals)")
     return parsed
 
 
@@ -256,7 +297,7 @@ def _parse_column(values: pd.Series, where: _Where, column: Column) -> pd.Series
 def _check_rules(frame: pd.DataFrame, raw: pd.DataFrame, where: _Where, column: Column) -> None:
     values = frame[column.name]
     if not column.nullable:
-        _fail_rows(where, column.name, values.isna().to_numpy(), raw[column.name], "are empty", "a value in every row")
+        _fail_rows(where, column.name, values.isna().to_numpy(), None, "are empty", "a value in every row")
     if column.kind in ("number", "integer"):
         numbers = values.to_numpy()
         if column.minimum is not None:

@@ -1,0 +1,575 @@
+"""The input loader: every way a real export goes wrong is one readable ``DataError``.
+
+A valid export is written as plain CSV text into a temporary directory; each failure test
+breaks one cell, line, column or file and checks that the message names the file, the
+column, the offending lines (CSV lines count the header as line 1) and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from features.load import DataError, load_tables
+from features.schema import TABLES
+
+OPTIONAL = tuple(t.name for t in TABLES if not t.required)
+
+# A small valid export. Line numbers used below count the header as line 1.
+VALID: dict[str, list[str]] = {
+    "accounts": [
+        "account_id,name,segment,industry,region,created_at",
+        "00042,Northwind Labs,mid_market,software,emea,2022-03-14",  # line 2
+        "A2,Contoso,smb,retail,NA,2022-05-01",  # line 3
+        "A3,Fabrikam,enterprise,software,apac,2021-11-20",  # line 4
+    ],
+    "contracts": [
+        "contract_id,account_id,start_date,end_date,arr,seats,plan,discount_pct,auto_renew",
+        "C1,00042,2023-04-01,2024-04-01,48000,60,pro,0.15,false",  # line 2
+        "C2,00042,2024-04-01,2025-04-01,52000,60,pro,0.1,true",  # line 3
+        "C3,A2,2023-06-01,2024-06-01,12000,10,basic,,",  # line 4
+        "C4,A3,2023-01-01,2024-01-01,90000,200,enterprise,0,yes",  # line 5
+    ],
+    "usage": [
+        "account_id,date,metric,value",
+        "00042,2024-06-03,active_users,37",  # line 2
+        "00042,2024-06-03,feature.reports,5",  # line 3
+        "00042,2024-06-04,active_users,35",  # line 4
+        "A2,2024-06-03,active_users,8",  # line 5
+        "A3,2024-06-03,logins,120",  # line 6
+    ],
+    "support_tickets": [
+        "ticket_id,account_id,opened_at,closed_at,priority,csat,escalated",
+        "T1,00042,2024-06-03T09:12:00,2024-06-05T16:40:00,high,4,false",  # line 2
+        "T2,A2,2024-06-10T10:00:00,,normal,,",  # line 3
+    ],
+    "nps": [
+        "account_id,responded_at,score",
+        "00042,2024-05-20,8",  # line 2
+        "A3,2024-05-21,3",  # line 3
+    ],
+    "relationship_events": [
+        "account_id,date,event",
+        "A2,2024-08-12,champion_left",  # line 2
+    ],
+    "invoices": [
+        "account_id,invoice_id,due_date,paid_at,amount,status",
+        "00042,INV-1,2024-07-01,2024-07-09,4000,paid",  # line 2
+        "A2,INV-2,2024-07-01,,1000,overdue",  # line 3
+    ],
+}
+
+
+def write_table(directory: Path, name: str, lines: list[str], encoding: str = "utf-8") -> Path:
+    """Write ``lines`` as ``<name>.csv`` (newline-terminated) and return its path."""
+    path = directory / f"{name}.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    return list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    return path
+
+
+def set_cell(directory: Path, name: str, line: int, column: str, value: str) -> Path:
+    """Overwrite one cell of ``<name>.csv``; ``line`` counts the header as line 1."""
+    path = directory / f"{name}.csv"
+    rows = read_rows(path)
+    rows[line - 1][rows[0].index(column)] = value
+    return write_rows(path, rows)
+
+
+def drop_column(directory: Path, name: str, column: str) -> Path:
+    path = directory / f"{name}.csv"
+    rows = read_rows(path)
+    at = rows[0].index(column)
+    return write_rows(path, [row[:at] + row[at + 1 :] for row in rows])
+
+
+def load_error(directory: Path) -> str:
+    """The message of the DataError that loading ``directory`` raises."""
+    with pytest.raises(DataError) as caught:
+        load_tables(directory)
+    return str(caught.value)
+
+
+def assert_reports(
+    message: str, path: Path, expected: str, column: str | None = None, refs: tuple[str, ...] = ()
+) -> None:
+    """One paragraph naming the file, the column, each row reference and what was expected."""
+    assert "\n" not in message, message
+    assert str(path) in message, message
+    if column is not None:
+        assert f"column '{column}'" in message, message
+    for ref in refs:
+        assert re.search(rf"\b{re.escape(ref)}\b", message), f"{ref!r} not in {message!r}"
+    assert "Expected" in message and expected in message, message
+
+
+@pytest.fixture
+def export_dir(tmp_path: Path) -> Path:
+    """A valid export with every table as CSV."""
+    directory = tmp_path / "export"
+    directory.mkdir()
+    for name, lines in VALID.items():
+        write_table(directory, name, lines)
+    return directory
+
+
+# --------------------------------------------------------------------------- valid input
+
+
+def test_valid_export_loads_with_parsed_types(export_dir):
+    """The fixture itself is valid: every table loads, typed, with nothing missing."""
+    tables = load_tables(export_dir)
+    assert tables.missing_tables == ()
+    assert len(tables.accounts) == 3 and len(tables.contracts) == 4 and len(tables.usage) == 5
+    assert tables.contracts["start_date"].dtype == "datetime64[us]"
+    assert tables.contracts["arr"].dtype == "float64"
+    assert tables.contracts["auto_renew"].tolist()[:2] == [False, True]
+    assert pd.isna(tables.contracts["auto_renew"].iloc[2])
+    assert pd.isna(tables.support_tickets["closed_at"].iloc[1])
+
+
+@pytest.mark.parametrize("identifier", ["00042", "007", "1e5", "-0", "0x1F", "true"])
+def test_numeric_looking_ids_stay_strings(export_dir, identifier):
+    """Ids are text: leading zeros, exponents and booleans survive, and references still match."""
+    set_cell(export_dir, "accounts", 2, "account_id", identifier)
+    for line in (2, 3):
+        set_cell(export_dir, "contracts", line, "account_id", identifier)
+    for line in (2, 3, 4):
+        set_cell(export_dir, "usage", line, "account_id", identifier)
+    for name in ("support_tickets", "nps", "invoices"):
+        set_cell(export_dir, name, 2, "account_id", identifier)
+    tables = load_tables(export_dir)
+    assert tables.accounts["account_id"].iloc[0] == identifier
+    assert tables.contracts["account_id"].iloc[0] == identifier
+
+
+def test_null_like_text_is_kept(export_dir):
+    """Only an empty cell is missing: region "NA" (North America) stays "NA"."""
+    tables = load_tables(export_dir)
+    assert tables.accounts.loc[tables.accounts["account_id"] == "A2", "region"].item() == "NA"
+
+
+def test_padded_header_names_are_accepted(export_dir):
+    """Spaces around header names are ignored, and the all-digit ids under them are still read as text."""
+    write_table(export_dir, "nps", [" account_id , responded_at , score ", "00042,2024-05-20,8", "00042,2024-05-21,9"])
+    nps = load_tables(export_dir).nps
+    assert nps["account_id"].tolist() == ["00042", "00042"]
+    assert nps["responded_at"].tolist() == [pd.Timestamp("2024-05-20"), pd.Timestamp("2024-05-21")]
+
+
+def test_extra_unknown_columns_are_not_an_error(export_dir):
+    """Columns outside the contract are kept or ignored; the known columns load unchanged."""
+    expected = load_tables(export_dir)
+    for name in ("accounts", "usage"):
+        rows = read_rows(export_dir / f"{name}.csv")
+        extra = [["owner_email"]] + [["n/a"] for _ in rows[1:]]
+        write_rows(export_dir / f"{name}.csv", [row + more for row, more in zip(rows, extra, strict=True)])
+    tables = load_tables(export_dir)
+    for name in ("accounts", "usage"):
+        known = list(expected.get(name).columns)
+        pd.testing.assert_frame_equal(tables.get(name)[known], expected.get(name))
+
+
+def test_optional_columns_may_be_absent(export_dir):
+    """A contracts file with only the required columns loads; the others come back empty."""
+    for column in ("seats", "plan", "discount_pct", "auto_renew"):
+        drop_column(export_dir, "contracts", column)
+    contracts = load_tables(export_dir).contracts
+    assert contracts["seats"].isna().all() and contracts["seats"].dtype == "float64"
+    assert contracts["auto_renew"].isna().all() and contracts["auto_renew"].dtype == "boolean"
+    assert contracts["plan"].isna().all()
+
+
+def test_all_optional_tables_absent_are_listed(export_dir):
+    """Without the optional tables the load succeeds and names each one in missing_tables."""
+    for name in OPTIONAL:
+        (export_dir / f"{name}.csv").unlink()
+    tables = load_tables(export_dir)
+    assert tables.missing_tables == OPTIONAL
+    assert all(tables.get(name) is None for name in OPTIONAL)
+
+
+@pytest.mark.parametrize("name", OPTIONAL)
+def test_one_optional_table_absent_is_listed(export_dir, name):
+    """Only the absent table is listed; the others still load."""
+    (export_dir / f"{name}.csv").unlink()
+    tables = load_tables(export_dir)
+    assert tables.missing_tables == (name,)
+    assert all(tables.get(other) is not None for other in OPTIONAL if other != name)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes", True),
+        ("no", False),
+        ("1", True),
+        ("F", False),
+        ("TRUE", True),
+        (" t ", True),
+        ("n", False),
+        ("0", False),
+    ],
+)
+def test_boolean_spellings_parse(export_dir, text, expected):
+    """true/false, yes/no, 1/0 and t/f in any case (and padded) are booleans."""
+    set_cell(export_dir, "contracts", 2, "auto_renew", text)
+    assert load_tables(export_dir).contracts["auto_renew"].iloc[0] == expected
+
+
+def test_timezone_offsets_become_utc_naive(export_dir):
+    """An ISO timestamp with an offset is converted to UTC and the zone dropped; plain dates mix in fine."""
+    set_cell(export_dir, "support_tickets", 2, "opened_at", "2024-06-03T09:12:00+02:00")
+    set_cell(export_dir, "usage", 2, "date", "2024-06-03T01:30:00+02:00")
+    tables = load_tables(export_dir)
+    opened = tables.support_tickets["opened_at"]
+    assert opened.dt.tz is None and opened.iloc[0] == pd.Timestamp("2024-06-03 07:12:00")
+    assert tables.usage["date"].iloc[0] == pd.Timestamp("2024-06-02 23:30:00")
+
+
+def test_utf8_bom_is_accepted(export_dir):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; the first column name must not carry it."""
+    write_table(export_dir, "accounts", VALID["accounts"], encoding="utf-8-sig")
+    accounts = load_tables(export_dir).accounts
+    assert accounts["account_id"].tolist() == ["00042", "A2", "A3"]
+
+
+def test_non_ascii_utf8_text_loads(export_dir):
+    """UTF-8 names with accents are fine; only other encodings are rejected."""
+    set_cell(export_dir, "accounts", 3, "name", "Café Ünited")
+    assert "Café Ünited" in load_tables(export_dir).accounts["name"].tolist()
+
+
+def test_parquet_with_native_types_loads_like_csv(export_dir, tmp_path):
+    """The same export as Parquet with real datetime, float and bool columns gives identical tables."""
+    from_csv = load_tables(export_dir)
+    parquet_dir = tmp_path / "parquet"
+    parquet_dir.mkdir()
+    for table in TABLES:
+        from_csv.get(table.name).to_parquet(parquet_dir / f"{table.name}.parquet", index=False)
+    schema = pq.read_schema(parquet_dir / "contracts.parquet")
+    assert str(schema.field("start_date").type).startswith("timestamp")
+    assert str(schema.field("arr").type) == "double" and str(schema.field("auto_renew").type) == "bool"
+    from_parquet = load_tables(parquet_dir)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(from_parquet.get(table.name), from_csv.get(table.name), obj=table.name)
+
+
+def test_parquet_timezone_aware_timestamps_become_utc_naive(export_dir):
+    """A tz-aware Parquet timestamp column is converted to UTC and made naive."""
+    (export_dir / "support_tickets.csv").unlink()
+    tickets = pd.DataFrame(
+        {
+            "ticket_id": ["T1"],
+            "account_id": ["00042"],
+            "opened_at": pd.to_datetime(["2024-06-03 09:12:00"]).tz_localize("Europe/Berlin"),
+            "closed_at": pd.to_datetime([None]).tz_localize("UTC"),
+            "priority": ["high"],
+        }
+    )
+    tickets.to_parquet(export_dir / "support_tickets.parquet", index=False)
+    opened = load_tables(export_dir).support_tickets["opened_at"]
+    assert opened.dt.tz is None and opened.iloc[0] == pd.Timestamp("2024-06-03 07:12:00")
+
+
+# --------------------------------------------------------------------------- missing tables, columns, files
+
+
+@pytest.mark.parametrize("name", ["accounts", "contracts", "usage"])
+def test_missing_required_table(export_dir, name):
+    """A required table with neither a CSV nor a Parquet file stops the load, naming the file expected."""
+    (export_dir / f"{name}.csv").unlink()
+    message = load_error(export_dir)
+    assert_reports(message, export_dir, f"{name}.csv or {name}.parquet")
+    assert f"'{name}'" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "column"),
+    [
+        ("accounts", "account_id"),
+        ("accounts", "created_at"),
+        ("contracts", "end_date"),
+        ("contracts", "arr"),
+        ("usage", "metric"),
+        ("support_tickets", "priority"),
+        ("nps", "score"),
+        ("relationship_events", "event"),
+        ("invoices", "status"),
+    ],
+)
+def test_missing_required_column(export_dir, name, column):
+    """A required column absent from the header is named, with the columns that were found."""
+    path = drop_column(export_dir, name, column)
+    message = load_error(export_dir)
+    assert_reports(message, path, "the columns", column=column)
+    assert "missing" in message and "found:" in message
+
+
+@pytest.mark.parametrize("name", ["accounts", "usage"])
+def test_header_only_table(export_dir, name):
+    """A table with a header but no data rows is rejected."""
+    path = write_table(export_dir, name, VALID[name][:1])
+    assert_reports(load_error(export_dir), path, f"at least one row of {name}")
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xef\xbb\xbf"], ids=["zero-bytes", "blank-lines", "bom-only"])
+def test_empty_file(export_dir, content):
+    """A file with nothing in it (not even a header) is reported as empty."""
+    path = export_dir / "contracts.csv"
+    path.write_bytes(content)
+    message = load_error(export_dir)
+    assert_reports(message, path, "a header row")
+    assert "empty" in message
+
+
+def test_csv_and_parquet_for_one_table(export_dir):
+    """Both accounts.csv and accounts.parquet present is ambiguous; both files are named."""
+    pd.DataFrame({"account_id": ["00042"]}).to_parquet(export_dir / "accounts.parquet")
+    message = load_error(export_dir)
+    assert_reports(message, export_dir, "exactly one file for table 'accounts'")
+    assert "accounts.csv" in message and "accounts.parquet" in message
+
+
+# --------------------------------------------------------------------------- file format
+
+
+@pytest.mark.parametrize("at_end", [False, True], ids=["mid-file", "last-byte"])
+def test_latin1_file(export_dir, at_end):
+    """A Latin-1 file is rejected with the line of the first undecodable byte, wherever it is."""
+    lines = list(VALID["accounts"])
+    if at_end:  # the bad byte is the file's very last one (no newline after it)
+        lines = ["account_id,segment,created_at,name", "00042,smb,2022-03-14,x", "A2,smb,2022-05-01,Café"]
+        path = export_dir / "accounts.csv"
+        path.write_bytes("\n".join(lines).encode("latin-1"))
+    else:
+        lines[2] = lines[2].replace("Contoso", "Café Ünited")
+        path = write_table(export_dir, "accounts", lines, encoding="latin-1")
+    message = load_error(export_dir)
+    assert_reports(message, path, "UTF-8", refs=("line 3",))
+    assert "not UTF-8" in message
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "word"), [(";", "semicolons"), ("\t", "tabs"), ("|", "pipes")], ids=["semicolon", "tab", "pipe"]
+)
+def test_wrong_delimiter(export_dir, delimiter, word):
+    """A file separated by something other than commas is named with the delimiter it uses."""
+    path = write_table(export_dir, "usage", [line.replace(",", delimiter) for line in VALID["usage"]])
+    message = load_error(export_dir)
+    assert_reports(message, path, "comma-separated")
+    assert word in message and "','" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "fields"),
+    [(4, "00042,2024-06-04,active_users,35,extra", 5), (3, "00042,2024-06-03", 2)],
+    ids=["too-many-fields", "too-few-fields"],
+)
+def test_ragged_line(export_dir, line, text, fields):
+    """A line whose field count differs from the header's is named with its line number and field count."""
+    lines = list(VALID["usage"])
+    lines[line - 1] = text
+    path = write_table(export_dir, "usage", lines)
+    message = load_error(export_dir)
+    assert_reports(message, path, "same number of fields", refs=(f"line {line}",))
+    assert f"{fields} fields" in message and "header's 4 fields" in message
+
+
+# --------------------------------------------------------------------------- bad cells
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "column", "value", "expected"),
+    [
+        pytest.param("accounts", 3, "created_at", "31/02/2024", "ISO dates", id="date-day-first"),
+        pytest.param("accounts", 4, "created_at", "2024-02-31", "ISO dates", id="date-impossible-day"),
+        pytest.param("usage", 4, "date", "n/a", "ISO dates", id="date-n/a"),
+        pytest.param("support_tickets", 3, "closed_at", "n/a", "ISO dates", id="optional-date-n/a"),
+        pytest.param("contracts", 3, "arr", "12k", "plain numbers", id="number-12k"),
+        pytest.param("contracts", 3, "arr", "48000,50", "no thousands separators", id="number-decimal-comma"),
+        pytest.param("usage", 5, "value", "NaN", "plain numbers", id="number-nan"),
+        pytest.param("invoices", 2, "amount", "inf", "plain numbers", id="number-inf"),
+        pytest.param("contracts", 2, "auto_renew", "maybe", "true/false", id="bool-contracts"),
+        pytest.param("support_tickets", 2, "escalated", "maybe", "true/false", id="bool-tickets"),
+    ],
+)
+def test_unparsable_value(export_dir, name, line, column, value, expected):
+    """A cell that is not a date, number or boolean is named with its line and value."""
+    path = set_cell(export_dir, name, line, column, value)
+    message = load_error(export_dir)
+    assert_reports(message, path, expected, column=column, refs=(f"line {line}",))
+    assert f"({value})" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "column", "value", "expected"),
+    [
+        pytest.param("contracts", 5, "arr", "-100", ">= 0", id="negative-arr"),
+        pytest.param("usage", 6, "value", "-3", ">= 0", id="negative-usage"),
+        pytest.param("contracts", 2, "discount_pct", "1.0", "below 1", id="discount-1.0"),
+        pytest.param("contracts", 3, "discount_pct", "15", "below 1", id="discount-percent"),
+        pytest.param("support_tickets", 2, "csat", "0", ">= 1", id="csat-0"),
+        pytest.param("support_tickets", 2, "csat", "6", "<= 5", id="csat-6"),
+        pytest.param("nps", 3, "score", "11", "<= 10", id="nps-11"),
+        pytest.param("nps", 2, "score", "-1", ">= 0", id="nps-negative"),
+    ],
+)
+def test_number_out_of_range(export_dir, name, line, column, value, expected):
+    """A number outside its column's range is named with its line and the allowed range."""
+    path = set_cell(export_dir, name, line, column, value)
+    message = load_error(export_dir)
+    assert_reports(message, path, expected, column=column, refs=(f"line {line}",))
+    assert f"({value})" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "column", "value", "expected"),
+    [
+        pytest.param("support_tickets", 3, "priority", "critical", "one of low, normal, high, urgent", id="priority"),
+        pytest.param("relationship_events", 2, "event", "champion_promoted", "one of champion_left", id="event"),
+        pytest.param("invoices", 3, "status", "refunded", "one of paid, failed, overdue", id="invoice-status"),
+    ],
+)
+def test_unknown_choice(export_dir, name, line, column, value, expected):
+    """A value outside a column's list of choices is named, with the choices listed."""
+    path = set_cell(export_dir, name, line, column, value)
+    message = load_error(export_dir)
+    assert_reports(message, path, expected, column=column, refs=(f"line {line}",))
+    assert f"({value})" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "column"),
+    [("accounts", 2, "segment"), ("contracts", 4, "start_date"), ("usage", 5, "metric"), ("invoices", 3, "status")],
+)
+def test_empty_required_value(export_dir, name, line, column):
+    """An empty cell in a column that may not be empty is named."""
+    path = set_cell(export_dir, name, line, column, "")
+    assert_reports(load_error(export_dir), path, "a value in every row", column=column, refs=(f"line {line}",))
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "column", "value"),
+    [
+        ("accounts", 3, "account_id", "00042"),
+        ("contracts", 3, "contract_id", "C1"),
+        ("support_tickets", 3, "ticket_id", "T1"),
+        ("invoices", 3, "invoice_id", "INV-1"),
+    ],
+)
+def test_duplicate_id(export_dir, name, line, column, value):
+    """An id that must be unique and repeats is named with every line it is on."""
+    path = set_cell(export_dir, name, line, column, value)
+    message = load_error(export_dir)
+    assert_reports(message, path, f"each {column} to appear once", column=column, refs=("line 2", f"line {line}"))
+
+
+def test_duplicate_usage_rows(export_dir):
+    """Two usage rows for the same account, day and metric are named with both lines and the key."""
+    path = set_cell(export_dir, "usage", 3, "metric", "active_users")
+    message = load_error(export_dir)
+    assert_reports(message, path, "one row per account_id, date, metric", column="metric", refs=("line 2", "line 3"))
+    assert "00042 / 2024-06-03 / active_users" in message
+
+
+@pytest.mark.parametrize("end", ["2023-06-01", "2023-01-01"], ids=["same-day", "before-start"])
+def test_contract_ends_on_or_before_start(export_dir, end):
+    """A contract whose end_date is not after its start_date is named with both dates."""
+    path = set_cell(export_dir, "contracts", 4, "end_date", end)
+    message = load_error(export_dir)
+    assert_reports(message, path, "end_date after start_date", column="end_date", refs=("line 4",))
+    assert f"C3: 2023-06-01 to {end}" in message
+
+
+def test_ticket_closed_before_opened(export_dir):
+    """A ticket closed before it was opened is named by line and ticket id."""
+    path = set_cell(export_dir, "support_tickets", 2, "closed_at", "2024-06-01T00:00:00")
+    message = load_error(export_dir)
+    assert_reports(message, path, "closed_at on or after opened_at", column="closed_at", refs=("line 2",))
+    assert "(T1)" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("contracts", 4),
+        ("usage", 5),
+        ("support_tickets", 3),
+        ("nps", 2),
+        ("relationship_events", 2),
+        ("invoices", 2),
+    ],
+)
+def test_account_not_in_accounts(export_dir, name, line):
+    """An account_id that the accounts table does not have is named with its line and value."""
+    path = set_cell(export_dir, name, line, "account_id", "A9")
+    message = load_error(export_dir)
+    assert_reports(message, path, "every account_id to exist in accounts", column="account_id", refs=(f"line {line}",))
+    assert "(A9)" in message
+
+
+def test_only_five_offending_rows_are_shown(export_dir):
+    """With eight bad rows the message lists the first five and counts the rest."""
+    rows = [f"00042,2024-07-{day:02d},active_users,-{day}" for day in range(1, 9)]
+    path = write_table(export_dir, "usage", VALID["usage"] + rows)  # the bad rows are lines 7 to 14
+    message = load_error(export_dir)
+    assert_reports(message, path, ">= 0", column="value", refs=tuple(f"line {n}" for n in range(7, 12)))
+    assert "8 rows" in message and "and 3 more" in message
+    assert not re.search(r"\bline 1[2-4]\b", message)
+
+
+def test_many_ragged_lines_show_five(export_dir):
+    """Ragged lines are capped at five references too."""
+    path = write_table(export_dir, "usage", VALID["usage"] + ["00042,2024-07-01"] * 7)  # lines 7 to 13
+    message = load_error(export_dir)
+    assert_reports(message, path, "same number of fields", refs=tuple(f"line {n}" for n in range(7, 12)))
+    assert "7 lines" in message and "and 2 more" in message
+
+
+def test_parquet_rows_are_counted_from_one(export_dir):
+    """In a Parquet file the offending rows are "row N", counting the first data row as 1."""
+    (export_dir / "contracts.csv").unlink()
+    contracts = pd.DataFrame(
+        {
+            "contract_id": ["C1", "C2", "C3"],
+            "account_id": ["00042", "A2", "A3"],
+            "start_date": pd.to_datetime(["2023-01-01"] * 3),
+            "end_date": pd.to_datetime(["2024-01-01"] * 3),
+            "arr": [100.0, 200.0, -5.0],
+        }
+    )
+    path = export_dir / "contracts.parquet"
+    contracts.to_parquet(path, index=False)
+    message = load_error(export_dir)
+    assert_reports(message, path, ">= 0", column="arr", refs=("row 3",))
+    assert "line" not in message
+
+
+# --------------------------------------------------------------------------- known gaps
+
+
+@pytest.mark.xfail(strict=True, reason="line numbers count records, not physical lines (blank / multi-line cells)")
+@pytest.mark.parametrize(
+    ("extra", "bad_line"),
+    [(["", ""], 9), (['A2,2024-06-05,"multi', 'line",1'], 9)],
+    ids=["blank-lines", "quoted-newline"],
+)
+def test_line_numbers_are_physical_lines(export_dir, extra, bad_line):
+    """A bad value after blank lines or a quoted newline is reported at the line an editor shows."""
+    path = write_table(export_dir, "usage", [*VALID["usage"], *extra, "A3,2024-06-04,logins,-1"])
+    assert_reports(load_error(export_dir), path, ">= 0", column="value", refs=(f"line {bad_line}",))
