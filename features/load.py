@@ -257,7 +257,14 @@ def _parse_numbers(values: pd.Series, where: _Where, column: Column) -> pd.Serie
         parsed = values
     parsed = parsed.astype("float64")
     bad = (~np.isfinite(parsed.to_numpy()) & ~_is_blank(values)) | np.isinf(parsed.to_numpy())
-    _fail_rows(where, column.name, bad, values, "are not numbers", "plain numbers such as 1200 or 0.15 (no thousands separators, a dot for decimals)")
+    _fail_rows(
+        where,
+        column.name,
+        bad,
+        values,
+        "are not numbers",
+        "plain numbers such as 1200 or 0.15 (no thousands separators, a dot for decimals)",
+    )
     return parsed
 
 
