@@ -85,7 +85,7 @@ def _summary_table(title: str, rows: dict[str, object]) -> RichTable:
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key.replace("_", " "), str(value))
+        table.add_row(key if key.startswith("ground truth") else key.replace("_", " "), str(value))
     return table
 
 
@@ -113,7 +113,7 @@ def demo_data(
         with steps.step(f"Writing {fmt} files to {out}"):
             demo.write(data, out, fmt=fmt)
     rows = {name: f"{len(frame):,} rows" for name, frame in data.tables.items()}
-    rows["_truth/renewals"] = f"{len(data.truth):,} rows"
+    rows["ground truth (_truth/renewals)"] = f"{len(data.truth):,} rows"
     console.print(_summary_table(f"Demo data in {out}", rows))
 
 
@@ -227,11 +227,11 @@ def catalog(
     from features.catalog import build_catalog
     from features.load import find_table_file, load_table
     from features.schema import TABLES_BY_NAME
-    from features.usage import usage_metric_names
+    from features.usage import metric_vocabulary, usage_metric_names
 
     path = find_table_file(data, "usage")
-    metrics = usage_metric_names(load_table(path, TABLES_BY_NAME["usage"])) if path else ["active_users"]
-    features = build_catalog(metrics)
+    metrics = metric_vocabulary(load_table(path, TABLES_BY_NAME["usage"])) if path else ["active_users"]
+    features = build_catalog(usage_metric_names(metrics))
     if as_json:
         sys.stdout.write(json.dumps(features.to_records(), indent=2) + "\n")
         return

@@ -20,11 +20,11 @@ from features.catalog import Catalog, build_catalog
 from features.commercial import commercial_features
 from features.load import Tables
 from features.outcomes import DEFAULT_GRACE_DAYS, renewal_outcomes
-from features.pointintime import Snapshots, day_number
+from features.pointintime import Snapshots, codes_of, day_number
 from features.relationship import event_features, nps_features
 from features.snapshots import DEFAULT_HORIZONS, GRID_COLUMNS, LABEL_COLUMNS, scoring_grid, training_grid
 from features.support import support_features
-from features.usage import adoption_features, usage_features, usage_metric_names
+from features.usage import UsageRows, adoption_features, metric_vocabulary, usage_features, usage_metric_names
 
 # Which optional table feeds which features: absent table -> those features are missing (NaN).
 _OPTIONAL_FAMILIES: dict[str, Callable[[Snapshots, pd.DataFrame], dict[str, np.ndarray]]] = {
@@ -85,28 +85,30 @@ def _missing_features(catalog: Catalog, missing_tables: Sequence[str]) -> list[s
     return names
 
 
-def build_partition(tables: Tables, grid: pd.DataFrame, catalog: Catalog, usage_start: pd.Timestamp) -> pd.DataFrame:
+def build_partition(
+    tables: Tables, grid: pd.DataFrame, catalog: Catalog, metrics: list[str], usage_start: pd.Timestamp
+) -> pd.DataFrame:
     """Features for one partition of accounts. Pure: same tables and grid, same frame.
 
-    ``usage_start`` is the first day of the whole usage export (not of this partition), so a
-    partition's features do not depend on how accounts were split.
+    ``metrics`` and ``usage_start`` describe the whole usage export (every metric name, its
+    first day), not this partition's share of it, so features never depend on how accounts
+    were split.
     """
     snap = Snapshots(grid, tables.accounts)
     created = day_number(tables.accounts["created_at"])[snap.account]
     observed_from = np.maximum(created, day_number([usage_start])[0])
     columns = commercial_features(snap, tables.contracts)
-    usage = usage_features(snap, tables.usage, observed_from)
+    rows = UsageRows.from_frame(snap, tables.usage, metrics)
+    usage = usage_features(snap, rows, observed_from)
     columns |= usage
-    columns |= adoption_features(snap, tables.usage, observed_from, columns["seats"], usage)
+    columns |= adoption_features(snap, rows, observed_from, columns["seats"], usage)
+    del rows
     for name, family in _OPTIONAL_FAMILIES.items():
         frame = tables.get(name)
         if frame is not None:
             columns |= family(snap, frame)
     for name in _missing_features(catalog, tables.missing_tables):
         columns[name] = np.full(len(snap), np.nan)
-    for name in catalog.names:  # metrics this partition never saw still get their (all-zero-usage) columns
-        if name not in columns:
-            columns[name] = np.full(len(snap), np.nan)
     features = pd.DataFrame({name: columns[name] for name in catalog.names})
     for name in catalog.categorical:
         features[name] = features[name].astype("str").where(pd.notna(features[name]), None).astype("str")
@@ -118,10 +120,11 @@ def _partition_codes(account_ids: pd.Series, partitions: int) -> np.ndarray:
     return (pd.util.hash_array(account_ids.to_numpy(dtype=object)) % np.uint64(partitions)).astype(np.int64)
 
 
-def _split(frame: pd.DataFrame | None, account_part: pd.Series, partitions: int) -> list[pd.DataFrame | None]:
+def _split(frame: pd.DataFrame | None, account_part: np.ndarray, accounts: pd.Index, partitions: int) -> list:
+    """Cut a table into the partitions of its accounts with one stable sort (no pass per partition)."""
     if frame is None:
         return [None] * partitions
-    part = frame["account_id"].map(account_part).to_numpy()
+    part = account_part[codes_of(frame["account_id"], accounts)]
     order = np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(partitions + 1))
     return [frame.iloc[order[bounds[i] : bounds[i + 1]]] for i in range(partitions)]
@@ -129,12 +132,11 @@ def _split(frame: pd.DataFrame | None, account_part: pd.Series, partitions: int)
 
 def partition_tables(tables: Tables, grid: pd.DataFrame, partitions: int) -> list[tuple[Tables, pd.DataFrame]]:
     """Split tables and grid into ``partitions`` groups of whole accounts."""
-    account_part = pd.Series(
-        _partition_codes(tables.accounts["account_id"], partitions), index=tables.accounts["account_id"]
-    )
+    accounts = pd.Index(tables.accounts["account_id"])
+    account_part = _partition_codes(tables.accounts["account_id"], partitions)
     names = ["accounts", "contracts", "usage", *_OPTIONAL_FAMILIES]
-    pieces = {name: _split(tables.get(name), account_part, partitions) for name in names}
-    grids = _split(grid, account_part, partitions)
+    pieces = {name: _split(tables.get(name), account_part, accounts, partitions) for name in names}
+    grids = _split(grid, account_part, accounts, partitions)
     return [
         (replace(tables, **{name: pieces[name][i] for name in names}), grids[i])
         for i in range(partitions)
@@ -155,17 +157,18 @@ def build_features(
     ``workers`` > 1 builds partitions in parallel local processes; ``scheduler="distributed"``
     sends them to the active ``distributed.Client`` instead.
     """
-    catalog = build_catalog(usage_metric_names(tables.usage))
+    metrics = metric_vocabulary(tables.usage)
+    catalog = build_catalog(usage_metric_names(metrics))
     usage_start = tables.usage["date"].min()
     grid = grid.reset_index(drop=True).assign(_row=np.arange(len(grid)))
     partitions = partitions or (1 if workers <= 1 and scheduler is None else max(2 * workers, 4))
     if partitions == 1:
-        frame = build_partition(tables, grid, catalog, usage_start)
+        frame = build_partition(tables, grid, catalog, metrics, usage_start)
     else:
         import dask
 
         tasks = [
-            dask.delayed(build_partition)(part_tables, part_grid, catalog, usage_start)
+            dask.delayed(build_partition)(part_tables, part_grid, catalog, metrics, usage_start)
             for part_tables, part_grid in partition_tables(tables, grid, partitions)
         ]
         options = {} if scheduler == "distributed" else {"scheduler": "processes", "num_workers": workers}

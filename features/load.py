@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -162,7 +163,7 @@ def _check_csv_text(path: Path, table: Table) -> list[str]:
     return next(csv.reader([header]), [])
 
 
-def _read_csv(path: Path, table: Table) -> pd.DataFrame:
+def _read_csv(path: Path, table: Table) -> pa.Table:
     header = _check_csv_text(path, table)
     # Known columns are read as text and parsed below, so every bad cell can be named. Only an
     # empty cell is missing: pyarrow's default null tokens would turn region "NA" into nothing.
@@ -190,7 +191,7 @@ def _read_csv(path: Path, table: Table) -> pd.DataFrame:
             f"{path}: the file could not be parsed as CSV ({message}). "
             "Expected a comma-separated file with the same number of fields on every line."
         ) from None
-    return arrow.to_pandas()
+    return arrow
 
 
 def _ragged_rows(path: Path, convert: pacsv.ConvertOptions) -> list:
@@ -208,24 +209,39 @@ def _ragged_rows(path: Path, convert: pacsv.ConvertOptions) -> list:
     return [r for r in ragged if r.number is not None]
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path).to_pandas()
+        return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path}: the file could not be read as Parquet ({err}). Expected a Parquet file.") from None
 
 
 def read_raw(path: Path, table: Table) -> pd.DataFrame:
-    """Read one table file without interpreting its values."""
-    frame = _read_csv(path, table) if path.suffix.lower() == ".csv" else _read_parquet(path)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.reset_index(drop=True)
+    """Read one table file without interpreting its values.
+
+    Columns whose values repeat over many rows (the usage table's account and metric) are
+    dictionary-encoded on the way in: they arrive as categoricals, and every later check and
+    look-up works once per distinct value instead of once per row.
+    """
+    arrow = _read_csv(path, table) if path.suffix.lower() == ".csv" else _read_parquet(path)
+    arrow = arrow.rename_columns([str(c).strip() for c in arrow.column_names])
+    repeated = {c.name for c in table.columns if c.repeated}
+    for i, name in enumerate(arrow.column_names):
+        column = arrow.column(i)
+        if name in repeated and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            arrow = arrow.set_column(i, name, pc.dictionary_encode(column))
+    # self_destruct frees each Arrow column as pandas takes it over, instead of holding both copies.
+    return arrow.to_pandas(self_destruct=True, split_blocks=True).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- parsing
 
 
 def _is_blank(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        blank_category = np.append(values.cat.categories.astype("str").str.strip() == "", True)
+        return blank_category[np.where(codes >= 0, codes, -1)]
     if values.dtype.kind in "fc":
         return values.isna().to_numpy()
     blank = values.isna()
@@ -281,6 +297,13 @@ def _parse_bools(values: pd.Series, where: _Where, column: Column) -> pd.Series:
 
 
 def _parse_text(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Strip and blank out per distinct value; categories that strip to the same text merge.
+        stripped = values.cat.categories.astype("str").str.strip()
+        merged, uniques = pd.factorize(stripped.where(stripped != "", None), use_na_sentinel=True)
+        codes = values.cat.codes.to_numpy()
+        new_codes = np.where(codes >= 0, np.append(merged, -1)[np.where(codes >= 0, codes, -1)], -1)
+        return pd.Series(pd.Categorical.from_codes(new_codes, categories=uniques.astype("str")), index=values.index)
     text = values.astype("str").str.strip()
     return text.where(~pd.Series(_is_blank(values), index=values.index), None).astype("str")
 
@@ -288,6 +311,8 @@ def _parse_text(values: pd.Series) -> pd.Series:
 def _parse_column(values: pd.Series, where: _Where, column: Column) -> pd.Series:
     if column.kind == "date":
         return _parse_dates(values, where, column)
+    if column.kind == "day":
+        return _parse_dates(values, where, column).dt.floor("D")
     if column.kind in ("number", "integer"):
         return _parse_numbers(values, where, column)
     if column.kind == "bool":
@@ -301,8 +326,8 @@ def _parse_column(values: pd.Series, where: _Where, column: Column) -> pd.Series
     return parsed
 
 
-def _check_rules(frame: pd.DataFrame, raw: pd.DataFrame, where: _Where, column: Column) -> None:
-    values = frame[column.name]
+def _check_rules(values: pd.Series, original: pd.Series, where: _Where, column: Column) -> None:
+    """Enforce the column's rules on its parsed values; offending rows are shown as they were in the file."""
     if not column.nullable:
         _fail_rows(where, column.name, values.isna().to_numpy(), None, "are empty", "a value in every row")
     if column.kind in ("number", "integer"):
@@ -312,7 +337,7 @@ def _check_rules(frame: pd.DataFrame, raw: pd.DataFrame, where: _Where, column: 
                 where,
                 column.name,
                 numbers < column.minimum,
-                raw[column.name],
+                original,
                 f"are below {column.minimum:g}",
                 f"values >= {column.minimum:g}",
             )
@@ -321,7 +346,7 @@ def _check_rules(frame: pd.DataFrame, raw: pd.DataFrame, where: _Where, column: 
                 where,
                 column.name,
                 numbers > column.maximum,
-                raw[column.name],
+                original,
                 f"are above {column.maximum:g}",
                 f"values <= {column.maximum:g}",
             )
@@ -330,13 +355,13 @@ def _check_rules(frame: pd.DataFrame, raw: pd.DataFrame, where: _Where, column: 
                 where,
                 column.name,
                 numbers >= column.below,
-                raw[column.name],
+                original,
                 f"are {column.below:g} or more",
                 f"values below {column.below:g} (a fraction, e.g. 0.15 for 15%)",
             )
     if column.unique:
         dup = values.duplicated(keep=False).to_numpy() & values.notna().to_numpy()
-        _fail_rows(where, column.name, dup, raw[column.name], "repeat an id", f"each {column.name} to appear once")
+        _fail_rows(where, column.name, dup, original, "repeat an id", f"each {column.name} to appear once")
 
 
 def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
@@ -352,16 +377,18 @@ def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
             f"{'are' if len(missing) > 1 else 'is'} missing (found: {', '.join(map(str, raw.columns))})",
             f"the columns {', '.join(table.required_columns)}",
         )
-    frame = raw.copy()
+    frame = raw.copy(deep=False)  # columns are replaced one by one, never copied: usage can be tens of millions of rows
     for column in table.columns:
         if column.name not in frame.columns:
             frame[column.name] = pd.Series(None, index=frame.index, dtype=_empty_dtype(column))
             continue
-        frame[column.name] = _parse_column(raw[column.name], where, column)
-        _check_rules(frame, raw, where, column)
+        original = frame[column.name]
+        frame[column.name] = _parse_column(original, where, column)
+        _check_rules(frame[column.name], original, where, column)
+        del original
     if table.unique_together:
         key = list(table.unique_together)
-        dup = frame.duplicated(key, keep=False).to_numpy()
+        dup = _duplicated(frame, key)
         shown = frame[key].astype("str").agg(" / ".join, axis=1) if dup.any() else frame[key[0]]
         _fail_rows(
             where,
@@ -376,9 +403,51 @@ def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
 
 
 def _empty_dtype(column: Column) -> str:
-    return {"date": "datetime64[us]", "number": "float64", "integer": "float64", "bool": "boolean"}.get(
-        column.kind, "str"
-    )
+    return {
+        "date": "datetime64[us]",
+        "day": "datetime64[us]",
+        "number": "float64",
+        "integer": "float64",
+        "bool": "boolean",
+    }.get(column.kind, "str")
+
+
+def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Rows whose key repeats.
+
+    The key's columns become one int64 (category codes and day numbers need no hashing) and a
+    sort finds repeats, which is far faster and lighter than comparing tuples on tens of
+    millions of usage rows.
+    """
+    combined = np.zeros(len(frame), dtype=np.int64)
+    room = 1
+    for column in key:
+        codes, size = _small_codes(frame[column])
+        room *= size
+        if room >= 2**62:
+            return frame.duplicated(key, keep=False).to_numpy()
+        combined *= size
+        combined += codes
+    ordered = np.sort(combined)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(repeated):
+        return np.zeros(len(frame), dtype=bool)
+    return np.isin(combined, repeated)
+
+
+def _small_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Non-negative int codes for a column and how many distinct codes there can be."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64) + 1, len(values.cat.categories) + 1
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values.to_numpy()
+        days = stamps.astype("datetime64[D]")
+        if len(days) and not values.isna().any() and (days == stamps).all():  # whole days: day numbers are exact
+            days = days.astype(np.int64)
+            low = days.min()
+            return days - low, int(days.max() - low) + 1
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
 def _check_table_rules(frame: pd.DataFrame, table: Table, where: _Where) -> None:

@@ -37,26 +37,42 @@ def fractional_days(values: pd.Series | np.ndarray) -> np.ndarray:
     return out
 
 
+def codes_of(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value in ``index`` (-1 if absent), as int64.
+
+    A categorical column (the loader keeps the huge usage table's keys that way) is looked up
+    once per distinct value instead of once per row.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = index.get_indexer(values.cat.categories)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, lookup[codes.clip(0)], -1).astype(np.int64)
+    return index.get_indexer(values).astype(np.int64)
+
+
 class EventIndex:
     """Events keyed by (group, day), sorted once, queried many times.
 
     ``group`` is any non-negative int code (an account, or an account and metric pair).
-    ``values`` are summed by ``window_sum``; ``ones`` counting is always available.
+    ``values`` are summed by ``window_sum``; without them every event counts 1.
+
+    Only three arrays are kept (sorted keys, prefix sums, sort order): group and day are
+    read back out of a key when needed, because the usage index holds tens of millions of
+    events and every array of that length costs hundreds of megabytes.
     """
 
     def __init__(self, group: np.ndarray, day: np.ndarray, values: np.ndarray | None = None):
-        group = np.asarray(group, dtype=np.int64)
-        day = np.asarray(day, dtype=np.int64)
-        keys = group * _DAY_STRIDE + (day + _DAY_OFFSET)
-        order = np.argsort(keys, kind="stable")
-        self.keys = keys[order]
-        self.order = order
-        self.day = day[order]
-        self.group = group[order]
-        values = np.ones(len(keys)) if values is None else np.asarray(values, dtype=np.float64)[order]
-        self.values = values
+        keys = np.asarray(group, dtype=np.int64) * _DAY_STRIDE
+        keys += np.asarray(day, dtype=np.int64) + _DAY_OFFSET
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        del keys
         # cumulative[i] = sum of values[:i]; a window sum is a difference of two look-ups.
-        self.cumulative = np.concatenate(([0.0], np.cumsum(values)))
+        self.cumulative = np.zeros(len(self.keys) + 1)
+        if values is None:
+            self.cumulative[1:] = np.arange(1, len(self.keys) + 1)
+        else:
+            np.cumsum(np.asarray(values, dtype=np.float64)[self.order], out=self.cumulative[1:])
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -81,7 +97,7 @@ class EventIndex:
         group = np.asarray(group, dtype=np.int64)
         position = self._position(group, day) - 1 - back
         valid = position >= 0
-        valid[valid] &= self.group[position[valid]] == group[valid]
+        valid[valid] &= self.keys[position[valid]] // _DAY_STRIDE == group[valid]
         return np.where(valid, position, -1)
 
     def take(self, position: np.ndarray, column: np.ndarray, fill: float = np.nan) -> np.ndarray:
@@ -89,19 +105,18 @@ class EventIndex:
 
         ``fill`` where the position is -1 (no such event).
         """
-        return _gather(position, np.asarray(column, dtype=np.float64)[self.order], fill)
+        hit = position >= 0
+        out = np.full(len(position), fill, dtype=np.float64)
+        out[hit] = np.asarray(column, dtype=np.float64)[self.order[position[hit]]]
+        return out
 
     def days_since_last(self, group: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Days from the group's last event before ``day`` to ``day``; NaN when there is none."""
-        last = _gather(self.last_before(group, day), self.day.astype(np.float64), np.nan)
+        position = self.last_before(group, day)
+        hit = position >= 0
+        last = np.full(len(position), np.nan)
+        last[hit] = self.keys[position[hit]] % _DAY_STRIDE - _DAY_OFFSET
         return np.asarray(day, dtype=np.float64) - last
-
-
-def _gather(position: np.ndarray, sorted_values: np.ndarray, fill: float) -> np.ndarray:
-    out = np.full(len(position), fill, dtype=np.float64)
-    hit = position >= 0
-    out[hit] = sorted_values[position[hit]]
-    return out
 
 
 class Snapshots:
@@ -125,7 +140,7 @@ class Snapshots:
 
     def code(self, account_ids: pd.Series) -> np.ndarray:
         """Account codes for a column of ids (every id is known: the loader checked it)."""
-        return self._categories.get_indexer(account_ids).astype(np.int64)
+        return codes_of(account_ids, self._categories)
 
     def pair_with(self, events: pd.DataFrame) -> pd.DataFrame:
         """Every event paired with every snapshot of the same account, with the snapshot's row and day.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-ColumnKind = Literal["id", "text", "date", "number", "integer", "bool", "choice"]
+ColumnKind = Literal["id", "text", "date", "day", "number", "integer", "bool", "choice"]
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 RELATIONSHIP_EVENTS = (
@@ -42,6 +42,7 @@ class Column:
     below: float | None = None  # exclusive upper bound, e.g. discount_pct < 1
     choices: tuple[str, ...] = ()
     references_accounts: bool = False
+    repeated: bool = False  # values repeat over many rows: held as a categorical, so checks run per distinct value
 
     def rule(self) -> str:
         """The constraint in words, as the docs and error messages state it."""
@@ -81,8 +82,8 @@ class Table:
         return [c.name for c in self.columns if c.required]
 
 
-def _account_ref(meaning: str = "The account this row belongs to.") -> Column:
-    return Column("account_id", "id", meaning, "ACC-00042", references_accounts=True)
+def _account_ref(meaning: str = "The account this row belongs to.", repeated: bool = False) -> Column:
+    return Column("account_id", "id", meaning, "ACC-00042", references_accounts=True, repeated=repeated)
 
 
 ACCOUNTS = Table(
@@ -149,9 +150,9 @@ USAGE = Table(
         "count as product modules for adoption breadth; any other metric name gets the usage features."
     ),
     columns=(
-        _account_ref(),
-        Column("date", "date", "The day the usage happened.", "2024-06-03"),
-        Column("metric", "text", "Metric name.", "active_users"),
+        _account_ref(repeated=True),
+        Column("date", "day", "The day the usage happened (a time of day, if any, is dropped).", "2024-06-03"),
+        Column("metric", "text", "Metric name.", "active_users", repeated=True),
         Column("value", "number", "The day's value of the metric.", "37", minimum=0),
     ),
     unique_together=("account_id", "date", "metric"),

@@ -8,18 +8,33 @@ is never seen.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from features.catalog import USAGE_WINDOWS, metric_slug
-from features.pointintime import EventIndex, Snapshots, day_number
+from features.pointintime import EventIndex, Snapshots, codes_of, day_number
 from features.schema import ACTIVE_USERS_METRIC, MODULE_METRIC_PREFIX
 
 
-def usage_metric_names(usage: pd.DataFrame) -> list[str]:
+def metric_vocabulary(usage: pd.DataFrame) -> list[str]:
+    """Every metric name in the usage table, sorted.
+
+    Taken once from the whole table and handed to every partition, so a partition whose
+    accounts never used some metric still builds its columns the same way (zero, not missing).
+    """
+    return sorted(str(m) for m in usage["metric"].unique())
+
+
+def usage_metric_names(metrics: list[str]) -> list[str]:
     """Metrics that get the per-metric usage family: everything except product modules."""
-    metrics = pd.Series(usage["metric"].unique()).astype("str")
-    return sorted(metrics[~metrics.str.startswith(MODULE_METRIC_PREFIX)].tolist())
+    return [m for m in metrics if not m.startswith(MODULE_METRIC_PREFIX)]
+
+
+def module_names(metrics: list[str]) -> list[str]:
+    """Metrics that count as product modules for adoption breadth."""
+    return [m for m in metrics if m.startswith(MODULE_METRIC_PREFIX)]
 
 
 def _observed_days(start: np.ndarray, end: np.ndarray, observed_from: np.ndarray) -> np.ndarray:
@@ -34,19 +49,52 @@ def _ratio_change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
         return np.where(previous > 0, current / previous - 1.0, np.nan)
 
 
-def _coded_usage(snap: Snapshots, usage: pd.DataFrame, metric_names: list[str]) -> tuple[EventIndex, list[str]]:
+@dataclass(frozen=True)
+class UsageRows:
+    """The usage table as plain arrays: account code, day number, metric code (into ``metrics``), value.
+
+    Made once per partition. The usage table is by far the largest input; working on these
+    arrays instead of filtered copies of the frame keeps peak memory near the table's size.
+    """
+
+    account: np.ndarray
+    day: np.ndarray
+    metric: np.ndarray
+    value: np.ndarray
+    metrics: list[str]
+
+    @classmethod
+    def from_frame(cls, snap: Snapshots, usage: pd.DataFrame, metrics: list[str]) -> UsageRows:
+        return cls(
+            account=snap.code(usage["account_id"]),
+            day=day_number(usage["date"]),
+            metric=codes_of(usage["metric"], pd.Index(metrics)),
+            value=usage["value"].to_numpy(dtype=np.float64),
+            metrics=metrics,
+        )
+
+    def nonzero_of(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(keep mask, position of each kept row's metric in ``names``) for rows of these metrics with value > 0."""
+        position_in_names = np.full(len(self.metrics) + 1, -1)
+        for i, name in enumerate(names):
+            position_in_names[self.metrics.index(name)] = i
+        position = position_in_names[self.metric]  # metric -1 (unknown) reads the trailing -1
+        keep = (position >= 0) & (self.value > 0)
+        return keep, position[keep]
+
+
+def _usage_index(rows: UsageRows, metric_names: list[str]) -> tuple[EventIndex, list[str]]:
     """Index the days with a non-zero value, keyed by (account, metric slug).
 
     Two raw metric names that differ only in spelling ("Active Users", "active_users") share
     a slug; their values are summed per day so that an active day counts once.
     """
     slugs = sorted({metric_slug(m) for m in metric_names})
-    slug_code = {s: i for i, s in enumerate(slugs)}
-    metric_code = pd.Series({m: slug_code[metric_slug(m)] for m in metric_names})
-    rows = usage[usage["metric"].isin(metric_code.index) & (usage["value"] > 0)]
-    group = snap.code(rows["account_id"]) * len(slugs) + rows["metric"].map(metric_code).to_numpy()
-    day = day_number(rows["date"])
-    value = rows["value"].to_numpy(dtype=np.float64)
+    slug_of_metric = np.array([slugs.index(metric_slug(m)) for m in metric_names])
+    keep, position = rows.nonzero_of(metric_names)
+    group = rows.account[keep] * len(slugs) + slug_of_metric[position]
+    day = rows.day[keep]
+    value = rows.value[keep]
     if len(slugs) < len(metric_names):
         summed = pd.DataFrame({"g": group, "d": day, "v": value}).groupby(["g", "d"], sort=False)["v"].sum()
         group, day, value = (
@@ -57,16 +105,16 @@ def _coded_usage(snap: Snapshots, usage: pd.DataFrame, metric_names: list[str]) 
     return EventIndex(group, day, value), slugs
 
 
-def usage_features(snap: Snapshots, usage: pd.DataFrame, observed_from: np.ndarray) -> dict[str, np.ndarray]:
+def usage_features(snap: Snapshots, rows: UsageRows, observed_from: np.ndarray) -> dict[str, np.ndarray]:
     """Per metric: mean over 7/30/90 days, 30- and 90-day trends, recency and share of active days.
 
     ``observed_from`` is each snapshot's first observable day (account creation or the start
     of the usage data, whichever is later).
     """
-    metric_names = usage_metric_names(usage)
+    metric_names = usage_metric_names(rows.metrics)
     if not metric_names:
         return {}
-    index, slugs = _coded_usage(snap, usage, metric_names)
+    index, slugs = _usage_index(rows, metric_names)
     T = snap.day
     out: dict[str, np.ndarray] = {}
     for code, slug in enumerate(slugs):
@@ -90,7 +138,11 @@ def usage_features(snap: Snapshots, usage: pd.DataFrame, observed_from: np.ndarr
 
 
 def adoption_features(
-    snap: Snapshots, usage: pd.DataFrame, observed_from: np.ndarray, seats: np.ndarray, usage_out: dict[str, np.ndarray]
+    snap: Snapshots,
+    rows: UsageRows,
+    observed_from: np.ndarray,
+    seats: np.ndarray,
+    usage_out: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Seat utilization and breadth of module adoption (``feature.<module>`` metrics)."""
     T = snap.day
@@ -99,14 +151,12 @@ def adoption_features(
         utilization = np.where(seats > 0, active / seats, np.nan)
     out = {"seat_utilization_30d": utilization}
 
-    modules = sorted(m for m in usage["metric"].unique() if str(m).startswith(MODULE_METRIC_PREFIX))
+    modules = module_names(rows.metrics)
     if not modules:
         nan = np.full(len(snap), np.nan)
         return out | {"modules_used_30d": nan, "modules_used_change_30d": nan.copy()}
-    rows = usage[usage["metric"].isin(modules) & (usage["value"] > 0)]
-    module_code = pd.Series(np.arange(len(modules)), index=modules)
-    group = snap.code(rows["account_id"]) * len(modules) + rows["metric"].map(module_code).to_numpy()
-    index = EventIndex(group, day_number(rows["date"]))
+    keep, position = rows.nonzero_of(modules)
+    index = EventIndex(rows.account[keep] * len(modules) + position, rows.day[keep])
     current = np.zeros(len(snap))
     previous = np.zeros(len(snap))
     for code in range(len(modules)):

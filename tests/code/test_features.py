@@ -8,7 +8,8 @@ import pytest
 
 from features.build import build_features, build_scoring_snapshots, build_training_snapshots
 from features.catalog import DRIVER_GROUPS
-from tests.conftest import as_tables
+from features.load import load_tables
+from tests.conftest import as_tables, write_frames
 
 AS_OF = pd.Timestamp("2024-03-01")
 
@@ -201,9 +202,17 @@ def test_every_column_is_in_the_catalog_and_every_catalog_entry_is_a_column(tabl
     assert all(f.description and f.unit for f in result.catalog)
 
 
-def test_partitions_in_parallel_give_the_same_frame_as_one_process(tables):
+def test_partitions_in_parallel_give_the_same_frame_as_one_process(frames, tmp_path):
+    """Through the real loader (categorical keys), with a metric only one account ever used."""
+    frames = dict(frames)
+    usage = frames["usage"]
+    rare = usage[(usage["account_id"] == "A0") & (usage["metric"] == "active_users")].head(20).assign(metric="exports")
+    frames["usage"] = pd.concat([frames["usage"], rare], ignore_index=True)
+    tables = load_tables(write_frames(frames, tmp_path / "data", fmt="parquet"))
+    assert isinstance(tables.usage["account_id"].dtype, pd.CategoricalDtype)
     one = build_training_snapshots(tables).frame
     many = build_training_snapshots(tables, workers=2, partitions=3).frame
+    assert (one["usage_exports_mean_90d"] == 0).any()  # accounts that never used it: zero, not missing
     pd.testing.assert_frame_equal(one, many)
 
 

@@ -238,7 +238,7 @@ def test_timezone_offsets_become_utc_naive(export_dir):
     tables = load_tables(export_dir)
     opened = tables.support_tickets["opened_at"]
     assert opened.dt.tz is None and opened.iloc[0] == pd.Timestamp("2024-06-03 07:12:00")
-    assert tables.usage["date"].iloc[0] == pd.Timestamp("2024-06-02 23:30:00")
+    assert tables.usage["date"].iloc[0] == pd.Timestamp("2024-06-02")  # usage is daily: the UTC day is kept
 
 
 def test_utf8_bom_is_accepted(export_dir):

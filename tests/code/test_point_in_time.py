@@ -36,8 +36,9 @@ def features_of(frames: dict[str, pd.DataFrame], grid_row: pd.DataFrame) -> pd.D
     return frame
 
 
-def _later(as_of: pd.Timestamp, draw, days: int = 400) -> pd.Timestamp:
-    return as_of + pd.Timedelta(days=draw(st.integers(0, days)), hours=draw(st.integers(0, 23)))
+def _later(as_of: pd.Timestamp, draw, days: int = 400, whole_day: bool = False) -> pd.Timestamp:
+    hours = 0 if whole_day else draw(st.integers(0, 23))
+    return as_of + pd.Timedelta(days=draw(st.integers(0, days)), hours=hours)
 
 
 @st.composite
@@ -55,7 +56,7 @@ def future_edit(draw):
         template = frame[frame["account_id"] == account]
         new = (template if len(template) else frame).iloc[[0]].copy()
         new["account_id"] = account
-        new[DATED_BY[table]] = _later(as_of, draw)
+        new[DATED_BY[table]] = _later(as_of, draw, whole_day=table == "usage")
         for id_column in ("contract_id", "ticket_id", "invoice_id"):
             if id_column in new:
                 new[id_column] = "NEW-ROW"
@@ -81,7 +82,7 @@ def future_edit(draw):
 def _change_row(frame: pd.DataFrame, position: int, as_of: pd.Timestamp, table: str, draw) -> pd.DataFrame:
     frame = frame.copy()
     index = frame.index[position]
-    frame.loc[index, DATED_BY[table]] = _later(as_of, draw)
+    frame.loc[index, DATED_BY[table]] = _later(as_of, draw, whole_day=table == "usage")
     if table == "usage":
         frame.loc[index, "value"] = float(draw(st.integers(0, 1000)))
     elif table == "nps":
