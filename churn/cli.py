@@ -30,6 +30,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 EXIT_BAD_INPUT = 2
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 8)
 
 
 class UsageError(ValueError):
@@ -136,8 +137,9 @@ def build_features(
         int, typer.Option(min=0, help="Days after a contract ends within which a new one counts as a renewal.")
     ] = 30,
     workers: Annotated[
-        int, typer.Option(min=1, help="Local processes building partitions of accounts in parallel.")
-    ] = 1,
+        int,
+        typer.Option(min=1, help="Threads building partitions of accounts in parallel (1 = one pass, least memory)."),
+    ] = DEFAULT_WORKERS,
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Address of a Dask distributed scheduler to build partitions on a cluster.")
     ] = None,

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -168,7 +167,8 @@ def _read_csv(path: Path, table: Table) -> pa.Table:
     # Known columns are read as text and parsed below, so every bad cell can be named. Only an
     # empty cell is missing: pyarrow's default null tokens would turn region "NA" into nothing.
     names = {c.name for c in table.columns}
-    known = {h: pa.string() for h in header if h.strip() in names}
+    text = pa.dictionary(pa.int32(), pa.string())
+    known = {h: text if h.strip() in _repeated(table) else pa.string() for h in header if h.strip() in names}
     convert = pacsv.ConvertOptions(column_types=known, strings_can_be_null=True, null_values=[""])
     try:
         arrow = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert)
@@ -209,11 +209,22 @@ def _ragged_rows(path: Path, convert: pacsv.ConvertOptions) -> list:
     return [r for r in ragged if r.number is not None]
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_parquet(path: Path, table: Table) -> pa.Table:
     try:
-        return pq.read_table(path)
+        schema = pq.read_schema(path)
+        as_dictionary = [
+            field.name
+            for field in schema
+            if field.name.strip() in _repeated(table)
+            and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
+        ]
+        return pq.read_table(path, read_dictionary=as_dictionary)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path}: the file could not be read as Parquet ({err}). Expected a Parquet file.") from None
+
+
+def _repeated(table: Table) -> set[str]:
+    return {c.name for c in table.columns if c.repeated}
 
 
 def read_raw(path: Path, table: Table) -> pd.DataFrame:
@@ -223,15 +234,14 @@ def read_raw(path: Path, table: Table) -> pd.DataFrame:
     dictionary-encoded on the way in: they arrive as categoricals, and every later check and
     look-up works once per distinct value instead of once per row.
     """
-    arrow = _read_csv(path, table) if path.suffix.lower() == ".csv" else _read_parquet(path)
+    arrow = _read_csv(path, table) if path.suffix.lower() == ".csv" else _read_parquet(path, table)
     arrow = arrow.rename_columns([str(c).strip() for c in arrow.column_names])
-    repeated = {c.name for c in table.columns if c.repeated}
-    for i, name in enumerate(arrow.column_names):
-        column = arrow.column(i)
-        if name in repeated and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            arrow = arrow.set_column(i, name, pc.dictionary_encode(column))
-    # self_destruct frees each Arrow column as pandas takes it over, instead of holding both copies.
-    return arrow.to_pandas(self_destruct=True, split_blocks=True).reset_index(drop=True)
+    # self_destruct frees each Arrow column as pandas takes it over, instead of holding both
+    # copies; release_unused hands the freed pages back, or the pool keeps them for the whole run.
+    frame = arrow.to_pandas(self_destruct=True, split_blocks=True)
+    del arrow
+    pa.default_memory_pool().release_unused()
+    return frame.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -239,9 +249,8 @@ def read_raw(path: Path, table: Table) -> pd.DataFrame:
 
 def _is_blank(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
         blank_category = np.append(values.cat.categories.astype("str").str.strip() == "", True)
-        return blank_category[np.where(codes >= 0, codes, -1)]
+        return blank_category[values.cat.codes.to_numpy()]  # code -1 (missing) reads the trailing True
     if values.dtype.kind in "fc":
         return values.isna().to_numpy()
     blank = values.isna()
@@ -301,8 +310,8 @@ def _parse_text(values: pd.Series) -> pd.Series:
         # Strip and blank out per distinct value; categories that strip to the same text merge.
         stripped = values.cat.categories.astype("str").str.strip()
         merged, uniques = pd.factorize(stripped.where(stripped != "", None), use_na_sentinel=True)
-        codes = values.cat.codes.to_numpy()
-        new_codes = np.where(codes >= 0, np.append(merged, -1)[np.where(codes >= 0, codes, -1)], -1)
+        lookup = np.append(merged, -1).astype(np.int32)  # code -1 (missing) reads the trailing -1
+        new_codes = lookup[values.cat.codes.to_numpy()]
         return pd.Series(pd.Categorical.from_codes(new_codes, categories=uniques.astype("str")), index=values.index)
     text = values.astype("str").str.strip()
     return text.where(~pd.Series(_is_blank(values), index=values.index), None).astype("str")
@@ -415,37 +424,52 @@ def _empty_dtype(column: Column) -> str:
 def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
     """Rows whose key repeats.
 
-    The key's columns become one int64 (category codes and day numbers need no hashing) and a
-    sort finds repeats, which is far faster and lighter than comparing tuples on tens of
-    millions of usage rows.
+    The key's columns become one int64 (category codes and day numbers need no hashing),
+    sorted in place to find repeats: far faster and lighter than comparing tuples on tens of
+    millions of usage rows. Only when a repeat exists is the key rebuilt to point at rows.
     """
+    combined = _combined_key(frame, key)
+    if combined is None:
+        return frame.duplicated(key, keep=False).to_numpy()
+    combined.sort()
+    if not (combined[1:] == combined[:-1]).any():
+        return np.zeros(len(frame), dtype=bool)
+    repeated = np.unique(combined[1:][combined[1:] == combined[:-1]])
+    return np.isin(_combined_key(frame, key), repeated)
+
+
+def _combined_key(frame: pd.DataFrame, key: list[str]) -> np.ndarray | None:
+    """One int64 per row that is equal exactly when the key columns are; None if it would not fit."""
     combined = np.zeros(len(frame), dtype=np.int64)
     room = 1
     for column in key:
         codes, size = _small_codes(frame[column])
         room *= size
         if room >= 2**62:
-            return frame.duplicated(key, keep=False).to_numpy()
+            return None
         combined *= size
-        combined += codes
-    ordered = np.sort(combined)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    if not len(repeated):
-        return np.zeros(len(frame), dtype=bool)
-    return np.isin(combined, repeated)
+        combined += codes  # in place: no full-length temporary per column
+    return combined
+
+
+def _whole_days(ticks: np.ndarray, per_day: int, chunk: int = 1 << 22) -> bool:
+    """True when every timestamp is midnight; checked in chunks to keep temporaries small."""
+    return not any((ticks[i : i + chunk] % per_day).any() for i in range(0, len(ticks), chunk))
 
 
 def _small_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     """Non-negative int codes for a column and how many distinct codes there can be."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype(np.int64) + 1, len(values.cat.categories) + 1
-    if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = values.to_numpy()
-        days = stamps.astype("datetime64[D]")
-        if len(days) and not values.isna().any() and (days == stamps).all():  # whole days: day numbers are exact
-            days = days.astype(np.int64)
-            low = days.min()
-            return days - low, int(days.max() - low) + 1
+        codes = values.cat.codes.to_numpy()
+        return np.add(codes, 1, dtype=np.int64), len(values.cat.categories) + 1
+    if pd.api.types.is_datetime64_any_dtype(values) and len(values) and not values.isna().any():
+        ticks = values.to_numpy().view(np.int64)
+        per_day = np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(values.dtype)[0])
+        low, high = ticks.min(), ticks.max()
+        if (high - low) // per_day < 2**31 and _whole_days(ticks, per_day):  # day numbers are exact
+            days = ticks // per_day
+            days -= low // per_day
+            return days, int(high // per_day - low // per_day) + 1
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int64) + 1, len(uniques) + 1
 

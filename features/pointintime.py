@@ -24,9 +24,10 @@ _DAY_OFFSET = np.int64(1 << 19)  # keeps days before 1970 non-negative inside th
 
 def day_number(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     """Whole days since 1970-01-01 (floor), as int64. NaT becomes the minimum int64."""
-    array = np.asarray(values, dtype="datetime64[us]")
-    days = array.astype("datetime64[D]").astype(np.int64)
-    return days
+    array = np.asarray(values)
+    if array.dtype.kind != "M":
+        array = array.astype("datetime64[us]")
+    return array.astype("datetime64[D]").view(np.int64)
 
 
 def fractional_days(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -37,17 +38,16 @@ def fractional_days(values: pd.Series | np.ndarray) -> np.ndarray:
     return out
 
 
-def codes_of(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each value in ``index`` (-1 if absent), as int64.
+def codes_of(values: pd.Series, index: pd.Index, dtype: type = np.int64) -> np.ndarray:
+    """Position of each value in ``index`` (-1 if absent).
 
     A categorical column (the loader keeps the huge usage table's keys that way) is looked up
     once per distinct value instead of once per row.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        lookup = index.get_indexer(values.cat.categories)
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, lookup[codes.clip(0)], -1).astype(np.int64)
-    return index.get_indexer(values).astype(np.int64)
+        lookup = np.append(index.get_indexer(values.cat.categories), -1).astype(dtype)
+        return lookup[values.cat.codes.to_numpy()]  # code -1 (missing) reads the trailing -1
+    return index.get_indexer(values).astype(dtype)
 
 
 class EventIndex:
@@ -129,7 +129,7 @@ class Snapshots:
     def __init__(self, grid: pd.DataFrame, accounts: pd.DataFrame):
         self.grid = grid.reset_index(drop=True)
         self.accounts = accounts.reset_index(drop=True)
-        self._categories = pd.Index(self.accounts["account_id"])
+        self.account_index = pd.Index(self.accounts["account_id"])
         self.account = self.code(self.grid["account_id"])
         self.day = day_number(self.grid["as_of"])
         self.as_of = fractional_days(self.grid["as_of"])
@@ -140,7 +140,7 @@ class Snapshots:
 
     def code(self, account_ids: pd.Series) -> np.ndarray:
         """Account codes for a column of ids (every id is known: the loader checked it)."""
-        return codes_of(account_ids, self._categories)
+        return codes_of(account_ids, self.account_index)
 
     def pair_with(self, events: pd.DataFrame) -> pd.DataFrame:
         """Every event paired with every snapshot of the same account, with the snapshot's row and day.

@@ -65,10 +65,11 @@ class UsageRows:
 
     @classmethod
     def from_frame(cls, snap: Snapshots, usage: pd.DataFrame, metrics: list[str]) -> UsageRows:
+        # Narrow integer types: at tens of millions of rows every byte per row is tens of megabytes.
         return cls(
-            account=snap.code(usage["account_id"]),
-            day=day_number(usage["date"]),
-            metric=codes_of(usage["metric"], pd.Index(metrics)),
+            account=codes_of(usage["account_id"], snap.account_index, np.int32),
+            day=day_number(usage["date"]).astype(np.int32),
+            metric=codes_of(usage["metric"], pd.Index(metrics), np.int32),
             value=usage["value"].to_numpy(dtype=np.float64),
             metrics=metrics,
         )
@@ -92,7 +93,7 @@ def _usage_index(rows: UsageRows, metric_names: list[str]) -> tuple[EventIndex, 
     slugs = sorted({metric_slug(m) for m in metric_names})
     slug_of_metric = np.array([slugs.index(metric_slug(m)) for m in metric_names])
     keep, position = rows.nonzero_of(metric_names)
-    group = rows.account[keep] * len(slugs) + slug_of_metric[position]
+    group = rows.account[keep].astype(np.int64) * len(slugs) + slug_of_metric[position]
     day = rows.day[keep]
     value = rows.value[keep]
     if len(slugs) < len(metric_names):
@@ -156,7 +157,7 @@ def adoption_features(
         nan = np.full(len(snap), np.nan)
         return out | {"modules_used_30d": nan, "modules_used_change_30d": nan.copy()}
     keep, position = rows.nonzero_of(modules)
-    index = EventIndex(rows.account[keep] * len(modules) + position, rows.day[keep])
+    index = EventIndex(rows.account[keep].astype(np.int64) * len(modules) + position, rows.day[keep])
     current = np.zeros(len(snap))
     previous = np.zeros(len(snap))
     for code in range(len(modules)):
