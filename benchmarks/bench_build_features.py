@@ -56,11 +56,13 @@ def main() -> None:
     args = parser.parse_args()
 
     data = RESULTS / f"data-{args.accounts}x{args.years}"
+    generated = None
     if not (args.keep_data and (data / "usage.parquet").exists()):
         shutil.rmtree(data, ignore_errors=True)
         seconds, gb = run_measured(
             [*CHURN, "demo-data", "--out", str(data), "--accounts", str(args.accounts), "--years", str(args.years)]
         )
+        generated = {"demo_data_seconds": round(seconds, 1), "demo_data_peak_gb": round(gb, 2)}
         print(f"demo-data: {seconds:.1f} s, peak {gb:.2f} GB")
     usage_rows = len(pd.read_parquet(data / "usage.parquet", columns=["value"]))
 
@@ -82,6 +84,7 @@ def main() -> None:
                 "snapshots_per_second": round(snapshots / seconds),
                 "usage_rows_per_second": round(usage_rows / seconds),
                 "peak_gb": round(gb, 2),
+                **(generated or {}),
             }
         )
         print(json.dumps(rows[-1]))
