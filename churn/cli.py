@@ -6,6 +6,7 @@ one readable paragraph on stderr and exit code 2, never a traceback, and nothing
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -153,12 +154,11 @@ def build_features(
     horizons = _parse_horizons(horizon_days)
     scoring_date = _parse_date(as_of, "--as-of")
     options: dict[str, object] = {"workers": workers}
+    cluster = contextlib.nullcontext()
     if dask_scheduler:
-        from distributed import Client
-
-        Client(dask_scheduler)
+        cluster = _connect_to_cluster(dask_scheduler)
         options["scheduler"] = "distributed"
-    with Steps(console) as steps:
+    with cluster, Steps(console) as steps:
         with steps.step(f"Loading and validating tables from {data}"):
             tables = load_tables(data)
         for table in tables.missing_tables:
@@ -175,6 +175,18 @@ def build_features(
             write_table(result.frame, out, result.catalog)
     summary = result.summary()
     console.print(_summary_table(f"{summary.pop('kind').capitalize()} snapshots → {out}", summary))
+
+
+def _connect_to_cluster(address: str):
+    """A Dask client for the build, closed when it ends; an unreachable scheduler is a user error."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        raise UsageError(
+            f"--dask-scheduler {address}: cannot reach the scheduler ({err}). Expected tcp://host:port."
+        ) from None
 
 
 @app.command("validate")

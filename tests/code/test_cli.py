@@ -110,3 +110,20 @@ def test_missing_optional_table_is_said_once(data_dir, tmp_path):
 def test_docs_data_contract_is_generated_from_the_schema():
     docs = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
     assert docs.read_text() == contract_markdown(), "regenerate with: churn data-contract --out docs/data-contract.md"
+
+
+@pytest.mark.slow
+def test_build_features_on_a_dask_cluster_matches_a_local_build(data_dir, tmp_path):
+    """A real distributed scheduler on loopback: the same partitions, the same frame."""
+    from distributed import LocalCluster
+
+    local = tmp_path / "local.parquet"
+    assert runner.invoke(app, ["build-features", "--data", str(data_dir), "--out", str(local)]).exit_code == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = tmp_path / "cluster.parquet"
+        result = runner.invoke(
+            app,
+            ["build-features", "--data", str(data_dir), "--out", str(remote), "--dask-scheduler", cluster.scheduler_address],
+        )
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_parquet(local), pd.read_parquet(remote))
