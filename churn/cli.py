@@ -149,6 +149,7 @@ def build_features(
     from features.build import build_scoring_snapshots, build_training_snapshots
     from features.io import write_table
     from features.load import load_tables
+    from features.schema import TABLES
 
     _check_output(out)
     horizons = _parse_horizons(horizon_days)
@@ -159,16 +160,18 @@ def build_features(
         cluster = _connect_to_cluster(dask_scheduler)
         options["scheduler"] = "distributed"
     with cluster, Steps(console) as steps:
-        with steps.step(f"Loading and validating tables from {data}"):
-            tables = load_tables(data)
+        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
+            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
         for table in tables.missing_tables:
             steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
-        if scoring_date is None:
-            with steps.step("Building training snapshots"):
-                result = build_training_snapshots(tables, horizons=horizons, grace_days=grace_days, **options)
-        else:
-            with steps.step(f"Building scoring snapshots as of {scoring_date.date()}"):
-                result = build_scoring_snapshots(tables, scoring_date, **options)
+        kind = "training snapshots" if scoring_date is None else f"scoring snapshots as of {scoring_date.date()}"
+        with steps.bar(f"Building {kind} (partitions of accounts)", total=1) as update:
+            if scoring_date is None:
+                result = build_training_snapshots(
+                    tables, horizons=horizons, grace_days=grace_days, on_partition=update, **options
+                )
+            else:
+                result = build_scoring_snapshots(tables, scoring_date, on_partition=update, **options)
         for note in result.notes:
             steps.note(note)
         with steps.step(f"Writing {out}"):

@@ -151,32 +151,68 @@ def build_features(
     workers: int = 1,
     partitions: int | None = None,
     scheduler: str | None = None,
+    on_partition: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, Catalog]:
     """Features for every grid row, in grid order, with the catalog that describes them.
 
     ``workers`` > 1 builds partitions on parallel local threads; ``scheduler="distributed"``
-    sends them to the active ``distributed.Client`` instead.
+    sends them to the active ``distributed.Client`` instead. ``on_partition(done, total)`` is
+    called as partitions finish, for a progress bar.
     """
     metrics = metric_vocabulary(tables.usage)
     catalog = build_catalog(usage_metric_names(metrics))
     usage_start = tables.usage["date"].min()
     grid = grid.reset_index(drop=True).assign(_row=np.arange(len(grid)))
     partitions = partitions or (1 if workers <= 1 and scheduler is None else max(2 * workers, 4))
+    report = on_partition or (lambda done, total: None)
     if partitions == 1:
+        report(0, 1)
         frame = build_partition(tables, grid, catalog, metrics, usage_start)
+        report(1, 1)
     else:
         import dask
 
+        parts = partition_tables(tables, grid, partitions)
         tasks = [
-            dask.delayed(build_partition)(part_tables, part_grid, catalog, metrics, usage_start)
-            for part_tables, part_grid in partition_tables(tables, grid, partitions)
+            dask.delayed(build_partition, name=f"build_partition-{i}")(
+                part_tables, part_grid, catalog, metrics, usage_start
+            )
+            for i, (part_tables, part_grid) in enumerate(parts)
         ]
-        # Local partitions run on threads: numpy's sorts and searches release the GIL, and threads
-        # share the loaded tables where processes would pickle a copy of every partition.
-        options = {} if scheduler == "distributed" else {"scheduler": "threads", "num_workers": workers}
-        frame = pd.concat(dask.compute(*tasks, **options), ignore_index=True)
+        report(0, len(tasks))
+        if scheduler == "distributed":
+            results = dask.compute(*tasks)
+        else:
+            # Local partitions run on threads: numpy's sorts and searches release the GIL, and threads
+            # share the loaded tables where processes would pickle a copy of every partition.
+            with _PartitionProgress(len(tasks), report):
+                results = dask.compute(*tasks, scheduler="threads", num_workers=workers)
+        frame = pd.concat(results, ignore_index=True)
     frame = frame.sort_values("_row", ignore_index=True).drop(columns="_row")
     return frame, catalog
+
+
+class _PartitionProgress:
+    """Counts finished partition tasks on the local scheduler and reports them."""
+
+    def __init__(self, total: int, report: Callable[[int, int], None]):
+        from dask.callbacks import Callback
+
+        self.done = 0
+
+        def posttask(key, result, dsk, state, worker_id):
+            if str(key).startswith("build_partition-"):
+                self.done += 1
+                report(self.done, total)
+
+        self.callback = Callback(posttask=posttask)
+
+    def __enter__(self):
+        self.callback.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.callback.__exit__(*exc)
 
 
 def build_training_snapshots(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -522,11 +522,15 @@ def load_table(path: Path, table: Table) -> pd.DataFrame:
     return parse_table(read_raw(path, table), table, path)
 
 
-def load_tables(data_dir: Path | str, tables: Iterable[Table] = TABLES) -> Tables:
+def load_tables(
+    data_dir: Path | str, tables: Iterable[Table] = TABLES, on_table: Callable[[str, int, int], None] | None = None
+) -> Tables:
     """Read, validate and cross-check every table in ``data_dir``.
 
-    Raises ``DataError`` with a message for the person who made the export.
+    Raises ``DataError`` with a message for the person who made the export. ``on_table(name,
+    done, total)`` is called as each table is done (or found absent), for a progress bar.
     """
+    tables = list(tables)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(
@@ -535,7 +539,7 @@ def load_tables(data_dir: Path | str, tables: Iterable[Table] = TABLES) -> Table
     frames: dict[str, pd.DataFrame] = {}
     paths: dict[str, Path] = {}
     missing: list[str] = []
-    for table in tables:
+    for done, table in enumerate(tables, start=1):
         path = find_table_file(data_dir, table.name)
         if path is None:
             if table.required:
@@ -544,8 +548,10 @@ def load_tables(data_dir: Path | str, tables: Iterable[Table] = TABLES) -> Table
                     f"Expected a file named {table.name}.csv or {table.name}.parquet (see docs/data-contract.md)."
                 )
             missing.append(table.name)
-            continue
-        frames[table.name] = load_table(path, table)
-        paths[table.name] = path
+        else:
+            frames[table.name] = load_table(path, table)
+            paths[table.name] = path
+        if on_table:
+            on_table(table.name, done, len(tables))
     _check_account_references(frames, paths)
     return Tables(**frames, missing_tables=tuple(missing), sources=paths)
