@@ -23,9 +23,14 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## Create .venv and install the project with pinned dependencies
 
-demo: $(STAMP) ## Generate demo data and run the main job end to end on it
+AS_OF ?= 2026-11-01
+
+demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score the book, forecast
 	$(BIN)/churn demo-data --out $(DATA) --accounts $(ACCOUNTS)
 	$(BIN)/churn build-features --data $(DATA) --out $(OUT)/snapshots.parquet
+	$(BIN)/churn train --data $(DATA)
+	$(BIN)/churn score --data $(DATA) --as-of $(AS_OF) --out $(OUT)/scores.csv
+	$(BIN)/churn forecast --data $(DATA) --as-of $(AS_OF) --out $(OUT)/forecast.csv
 
 test: $(STAMP) ## Run the whole test suite (the command CI runs)
 	$(BIN)/pytest
@@ -39,8 +44,10 @@ lint: $(STAMP) ## Check lint and formatting
 format: $(STAMP) ## Fix formatting and import order
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: $(STAMP) ## Run the feature-building benchmark (10,000 accounts x 3 years)
+bench: $(STAMP) ## Run the benchmarks (feature building, training speed, quality vs the oracle)
 	$(BIN)/python benchmarks/bench_build_features.py
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/eval_vs_oracle.py --data $(DATA)
 
 clean: ## Remove generated data, outputs and the venv
-	rm -rf $(VENV) data out .pytest_cache .ruff_cache
+	rm -rf $(VENV) data out mlflow.db mlartifacts .pytest_cache .ruff_cache

@@ -145,3 +145,55 @@ def tables(frames) -> Tables:
 @pytest.fixture
 def data_dir(tmp_path, frames) -> Path:
     return write_frames(frames, tmp_path / "data")
+
+
+def synthetic_snapshots(n: int = 3000, seed: int = 0, signal: float = 1.0) -> pd.DataFrame:
+    """A labelled snapshot table with a known signal: churn rises as usage falls and tickets pile up.
+
+    Renewals spread over two years, each observed 90 days ahead, so time splits and purges
+    have something to work on; ``signal=0`` gives labels unrelated to the features.
+    """
+    rng = np.random.default_rng(seed)
+    renewal = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 730, n), unit="D")
+    usage_trend = rng.normal(0, 0.3, n)
+    tickets = rng.poisson(1.0, n).astype(float)
+    utilization = rng.beta(4, 3, n)
+    segment = rng.choice(["smb", "mid_market", "enterprise"], n, p=[0.5, 0.35, 0.15])
+    logit = -2.2 + signal * (-3.0 * usage_trend + 0.6 * tickets - 2.0 * (utilization - 0.55))
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int8")
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"A{i:05d}" for i in range(n)],
+            "contract_id": [f"C{i:05d}" for i in range(n)],
+            "as_of": renewal - pd.Timedelta(days=90),
+            "renewal_date": renewal,
+            "horizon_days": 90,
+            "churned": churned,
+            "renewed_arr": np.where(churned == 1, 0.0, 1000.0),
+            "usage_active_users_trend_30d": usage_trend,
+            "tickets_high_30d": tickets,
+            "seat_utilization_30d": np.where(rng.random(n) < 0.05, np.nan, utilization),
+            "arr": rng.lognormal(9, 1, n).round(),
+            "segment": segment,
+        }
+    )
+    return frame.sort_values("renewal_date", ignore_index=True)
+
+
+def synthetic_table(n: int = 3000, seed: int = 0, signal: float = 1.0):
+    """The synthetic snapshots as a TrainingTable with a catalog, as ``churn train --data`` would make."""
+    from features.catalog import Catalog, Feature
+    from training.dataset import TrainingTable
+
+    frame = synthetic_snapshots(n, seed, signal)
+    frame["segment"] = frame["segment"].astype("str")
+    catalog = Catalog(
+        (
+            Feature("usage_active_users_trend_30d", "Change in active users", "fraction", "usage"),
+            Feature("tickets_high_30d", "High-priority tickets", "tickets", "support"),
+            Feature("seat_utilization_30d", "Seat utilization", "fraction", "adoption"),
+            Feature("arr", "ARR", "currency", "commercial"),
+            Feature("segment", "Segment", "category", "commercial", kind="categorical"),
+        )
+    )
+    return TrainingTable(frame, catalog)

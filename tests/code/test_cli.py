@@ -123,7 +123,15 @@ def test_build_features_on_a_dask_cluster_matches_a_local_build(data_dir, tmp_pa
         remote = tmp_path / "cluster.parquet"
         result = runner.invoke(
             app,
-            ["build-features", "--data", str(data_dir), "--out", str(remote), "--dask-scheduler", cluster.scheduler_address],
+            [
+                "build-features",
+                "--data",
+                str(data_dir),
+                "--out",
+                str(remote),
+                "--dask-scheduler",
+                cluster.scheduler_address,
+            ],
         )
     assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(pd.read_parquet(local), pd.read_parquet(remote))

@@ -1,0 +1,85 @@
+"""The ``churn`` application and what its commands share: error reporting, option parsing, summaries.
+
+No logic lives here beyond presentation. A mistake in the user's data or options ends with
+one readable paragraph on stderr and exit code 2, never a traceback, and nothing written.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+app = typer.Typer(
+    name="churn",
+    help="Renewal risk for subscription businesses: predict which accounts will not renew, and why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+console = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 8)
+
+
+class UsageError(ValueError):
+    """An option that cannot work (a bad date, an unknown extension)."""
+
+
+def reports_user_errors(command: Callable) -> Callable:
+    """Turn the user's mistakes into one paragraph and exit code 2; let real bugs raise."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from features.load import DataError
+
+        try:
+            return command(*args, **kwargs)
+        except (DataError, UsageError) as err:
+            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper
+
+
+def parse_date(value: str | None, option: str):
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value).normalize()
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date. Expected YYYY-MM-DD, e.g. 2026-11-01.") from None
+
+
+def parse_horizons(value: str) -> list[int]:
+    try:
+        horizons = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        horizons = []
+    if not horizons or any(h <= 0 for h in horizons):
+        raise UsageError(
+            f"--horizon-days {value!r} is not a list of positive whole days. Expected e.g. 90 or 30,60,90,120."
+        )
+    return horizons
+
+
+def check_output(path: Path, allowed: tuple[str, ...] = (".parquet", ".csv")) -> None:
+    if path.suffix.lower() not in allowed:
+        raise UsageError(f"--out {path}: unsupported file type. Expected a path ending in {' or '.join(allowed)}.")
+
+
+def summary_table(title: str, rows: dict[str, object]) -> RichTable:
+    table = RichTable(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key if key.startswith("ground truth") else key.replace("_", " "), str(value))
+    return table

@@ -1,0 +1,195 @@
+"""Commands about data: demo data, validation, the contract, the catalog and snapshots."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from churn.app import (
+    DEFAULT_WORKERS,
+    UsageError,
+    app,
+    check_output,
+    console,
+    parse_date,
+    parse_horizons,
+    reports_user_errors,
+    summary_table,
+)
+from churn.progress import Steps
+
+
+@app.command("demo-data")
+@reports_user_errors
+def demo_data(
+    out: Annotated[Path, typer.Option(help="Directory to write the seven tables and _truth/ into.")] = Path(
+        "data/demo"
+    ),
+    accounts: Annotated[int, typer.Option(min=10, help="Number of accounts.")] = 3000,
+    years: Annotated[int, typer.Option(min=1, max=10, help="Years of history.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
+    end_date: Annotated[str, typer.Option(help="Last day of the data (YYYY-MM-DD).")] = "2026-10-31",
+    fmt: Annotated[str, typer.Option("--format", help="File format: parquet or csv.")] = "parquet",
+) -> None:
+    """Write realistic demo data with planted churn causes and the ground truth."""
+    from features import demo_data as demo
+
+    if fmt not in ("parquet", "csv"):
+        raise UsageError(f"--format {fmt!r} is not supported. Expected parquet or csv.")
+    parse_date(end_date, "--end-date")
+    with Steps(console) as steps:
+        with steps.step(f"Simulating {accounts:,} accounts over {years} years"):
+            data = demo.generate(n_accounts=accounts, years=years, seed=seed, end_date=end_date)
+        with steps.step(f"Writing {fmt} files to {out}"):
+            demo.write(data, out, fmt=fmt)
+    rows = {name: f"{len(frame):,} rows" for name, frame in data.tables.items()}
+    rows["ground truth (_truth/renewals)"] = f"{len(data.truth):,} rows"
+    console.print(summary_table(f"Demo data in {out}", rows))
+
+
+@app.command("build-features")
+@reports_user_errors
+def build_features(
+    data: Annotated[Path, typer.Option(help="Directory of input tables (see docs/data-contract.md).")] = Path(
+        "data/demo"
+    ),
+    out: Annotated[Path, typer.Option(help="Output file, .parquet or .csv.")] = Path("out/snapshots.parquet"),
+    horizon_days: Annotated[
+        str,
+        typer.Option(help="Days before renewal to observe each contract; a list like 30,60,90,120 gives one row each."),
+    ] = "90",
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Build scoring snapshots on this date (YYYY-MM-DD) instead of training snapshots."),
+    ] = None,
+    grace_days: Annotated[
+        int, typer.Option(min=0, help="Days after a contract ends within which a new one counts as a renewal.")
+    ] = 30,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Threads building partitions of accounts in parallel (1 = one pass, least memory)."),
+    ] = DEFAULT_WORKERS,
+    dask_scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask distributed scheduler to build partitions on a cluster.")
+    ] = None,
+) -> None:
+    """Build point-in-time account snapshots: training rows (labelled) or scoring rows (--as-of)."""
+    from features.build import build_scoring_snapshots, build_training_snapshots
+    from features.io import write_table
+    from features.load import load_tables
+    from features.schema import TABLES
+
+    check_output(out)
+    horizons = parse_horizons(horizon_days)
+    scoring_date = parse_date(as_of, "--as-of")
+    options: dict[str, object] = {"workers": workers}
+    cluster = contextlib.nullcontext()
+    if dask_scheduler:
+        cluster = _connect_to_cluster(dask_scheduler)
+        options["scheduler"] = "distributed"
+    with cluster, Steps(console) as steps:
+        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
+            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
+        for table in tables.missing_tables:
+            steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
+        kind = "training snapshots" if scoring_date is None else f"scoring snapshots as of {scoring_date.date()}"
+        with steps.bar(f"Building {kind} (partitions of accounts)", total=1) as update:
+            if scoring_date is None:
+                result = build_training_snapshots(
+                    tables, horizons=horizons, grace_days=grace_days, on_partition=update, **options
+                )
+            else:
+                result = build_scoring_snapshots(tables, scoring_date, on_partition=update, **options)
+        for note in result.notes:
+            steps.note(note)
+        with steps.step(f"Writing {out}"):
+            write_table(result.frame, out, result.catalog)
+    summary = result.summary()
+    console.print(summary_table(f"{summary.pop('kind').capitalize()} snapshots → {out}", summary))
+
+
+def _connect_to_cluster(address: str):
+    """A Dask client for the build, closed when it ends; an unreachable scheduler is a user error."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        raise UsageError(
+            f"--dask-scheduler {address}: cannot reach the scheduler ({err}). Expected tcp://host:port."
+        ) from None
+
+
+@app.command("validate")
+@reports_user_errors
+def validate(
+    data: Annotated[Path, typer.Option(help="Directory of input tables.")] = Path("data/demo"),
+) -> None:
+    """Check a data directory against the data contract and summarise each table."""
+    from features.load import load_tables
+
+    with Steps(console) as steps, steps.step(f"Validating {data}"):
+        tables = load_tables(data)
+    table = RichTable(title=f"{data} meets the data contract", title_justify="left")
+    for column in ("table", "file", "rows", "accounts"):
+        table.add_column(column)
+    for name, path in tables.sources.items():
+        frame = tables.get(name)
+        table.add_row(name, path.name, f"{len(frame):,}", f"{frame['account_id'].nunique():,}")
+    for name in tables.missing_tables:
+        table.add_row(name, "(absent: optional)", "-", "-")
+    console.print(table)
+    console.print(f"Data ends on {tables.data_end.date()}.")
+
+
+@app.command("data-contract")
+def data_contract(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the contract to this Markdown file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the input data contract (tables, columns, rules) as Markdown."""
+    from features.io import atomic_path
+    from features.schema import contract_markdown
+
+    text = contract_markdown()
+    if out is None:
+        sys.stdout.write(text)
+        return
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    console.print(f"Wrote {out}")
+
+
+@app.command("catalog")
+def catalog(
+    data: Annotated[Path, typer.Option(help="Directory of input tables (usage metrics name some features).")] = Path(
+        "data/demo"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List every feature with its description, unit and driver group."""
+    from features.catalog import build_catalog
+    from features.load import find_table_file, load_table
+    from features.schema import TABLES_BY_NAME
+    from features.usage import metric_vocabulary, usage_metric_names
+
+    path = find_table_file(data, "usage")
+    metrics = metric_vocabulary(load_table(path, TABLES_BY_NAME["usage"])) if path else ["active_users"]
+    features = build_catalog(usage_metric_names(metrics))
+    if as_json:
+        sys.stdout.write(json.dumps(features.to_records(), indent=2) + "\n")
+        return
+    table = RichTable(title=f"{len(features)} features (catalog {features.version})", title_justify="left")
+    for column in ("feature", "group", "unit", "description"):
+        table.add_column(column)
+    for feature in features:
+        table.add_row(feature.name, feature.group, feature.unit, feature.description)
+    Console().print(table)

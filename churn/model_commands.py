@@ -1,0 +1,425 @@
+"""Commands about models: train, backtest, promote, score and forecast."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from churn.app import UsageError, app, check_output, console, parse_date, parse_horizons, reports_user_errors
+from churn.progress import Steps
+
+DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
+SnapshotsOption = Annotated[
+    Path | None, typer.Option(help="A snapshot table (.parquet/.csv) instead of --data: ours, or your own.")
+]
+ModelUriOption = Annotated[
+    str, typer.Option(help="Model to use: a registry URI (models:/renewal-risk@champion), a run's model or a folder.")
+]
+TrackingOption = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
+]
+DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
+
+
+def _parse_bands(value: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in value.split(","))
+    except ValueError:
+        low, high = -1.0, -1.0
+    if not 0 < low < high < 1:
+        raise UsageError(f"--bands {value!r}: expected two churn-risk thresholds like 0.1,0.3 (0 < low < high < 1).")
+    return low, high
+
+
+def _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps):
+    """A TrainingTable from --data (snapshots built now) or --snapshots (read), and the files behind it."""
+    from features.build import build_training_snapshots
+    from features.load import load_tables
+    from features.schema import TABLES
+    from training.dataset import from_snapshots, from_snapshots_file
+
+    if (data is None) == (snapshots is None):
+        raise UsageError("give exactly one of --data DIR or --snapshots FILE.")
+    if data is not None:
+        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
+            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
+        for table in tables.missing_tables:
+            steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
+        with steps.step("Building training snapshots"):
+            result = build_training_snapshots(tables, horizons=parse_horizons(horizon_days), grace_days=grace_days)
+        return from_snapshots(result.frame, result.catalog), dict(tables.sources)
+    with steps.step(f"Reading {snapshots}"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = from_snapshots_file(snapshots, label, id_col, time_col)
+    for warning in caught:
+        steps.note(str(warning.message))
+    return table, {"snapshots": snapshots}
+
+
+def _default_time_col(snapshots: Path | None, time_col: str | None) -> str | None:
+    """Our own snapshot files carry renewal_date; use it unless told otherwise."""
+    if time_col or snapshots is None:
+        return time_col
+    from features.io import read_catalog
+
+    if snapshots.exists() and snapshots.suffix == ".parquet" and read_catalog(snapshots) is not None:
+        return "renewal_date"
+    return None
+
+
+def _windows_table(split) -> RichTable:
+    table = RichTable(title="Time-based split" if split.time_based else "Random split", title_justify="left")
+    for column in ("window", "from", "to", "rows", "churned", "churn rate"):
+        table.add_column(column)
+    for w in split.windows:
+        rate = w.get("churn_rate")
+        rate_text = f"{rate:.1%}" if rate is not None else "-"
+        table.add_row(
+            w["window"], w.get("from", "-"), w.get("to", "-"), f"{w['rows']:,}", f"{w['churned']:,}", rate_text
+        )
+    return table
+
+
+def _metrics_table(metrics: dict[str, float]) -> RichTable:
+    table = RichTable(title="Test window: model vs baselines", title_justify="left")
+    for column in ("metric", "model", "logistic regression", "rules health score"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for key in ("roc_auc", "pr_auc", "brier", "ece", "lift_at_10", "arr_capture_at_20"):
+        row = [
+            metrics.get(f"test_{key}"),
+            metrics.get(f"baseline_logreg_test_{key}"),
+            metrics.get(f"baseline_rules_test_{key}"),
+        ]
+        table.add_row(key.replace("_", " "), *("-" if v is None else f"{v:.3f}" for v in row))
+    return table
+
+
+@app.command("train")
+@reports_user_errors
+def train_command(
+    data: DataOption = None,
+    snapshots: SnapshotsOption = None,
+    label: Annotated[
+        str, typer.Option(help="Churn flag column of a --snapshots table (1/0, true/false, yes/no).")
+    ] = "churned",
+    id_col: Annotated[str, typer.Option(help="Account id column of a --snapshots table.")] = "account_id",
+    time_col: Annotated[
+        str | None, typer.Option(help="Date column for the time-based split (our snapshots: renewal_date).")
+    ] = None,
+    horizon_days: Annotated[
+        str, typer.Option(help="With --data: days before renewal to observe, e.g. 90 or 30,60,90.")
+    ] = "90",
+    grace_days: Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")] = 30,
+    tune: Annotated[int, typer.Option(min=0, help="Optuna trials (0 = sound defaults).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")] = 7,
+    calibration: Annotated[str, typer.Option(help="auto, sigmoid or isotonic.")] = "auto",
+    bands: Annotated[str, typer.Option(help="Churn-risk thresholds for the low/medium/high bands.")] = "0.1,0.3",
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "renewal-risk",
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Train, calibrate and evaluate a renewal-risk model; log it to MLflow and register it."""
+    from training import track
+    from training.dataset import fingerprint
+    from training.train import TrainConfig, train
+
+    if calibration not in ("auto", "sigmoid", "isotonic"):
+        raise UsageError(f"--calibration {calibration!r}: expected auto, sigmoid or isotonic.")
+    config = TrainConfig(seed=seed, tune_trials=tune, calibration=calibration, bands=_parse_bands(bands))
+    time_col = "renewal_date" if data is not None else _default_time_col(snapshots, time_col)
+    with Steps(console) as steps:
+        table, sources = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
+        with (
+            steps.step(
+                f"Training on {len(table.frame):,} snapshots × {len(table.features)} features"
+                + (f" with {tune} tuning trials" if tune else "")
+            ),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always", UserWarning)
+            try:
+                result = train(table, config, fingerprint(table, sources))
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+        for note in [*result.notes, *(str(w.message) for w in caught if "time-based" in str(w.message))]:
+            steps.note(note)
+        with steps.step(f"Logging to MLflow ({track.configure(tracking_uri)})"):
+            params = {
+                "seed": seed,
+                "tune_trials": tune,
+                "calibration": calibration,
+                "bands": bands,
+                "horizon_days": horizon_days if data else None,
+                "grace_days": grace_days if data else None,
+                "source": str(data or snapshots),
+                "label": label,
+                "time_col": time_col,
+            }
+            tracked = track.log_run(result, table.frame, params, experiment)
+    console.print(_windows_table(result.split))
+    console.print(_metrics_table(result.metrics))
+    console.print(
+        f"Calibration: {result.bundle.calibrator.method}; ECE {result.metrics['test_ece_uncalibrated']:.4f} "
+        f"before → {result.metrics['test_ece']:.4f} after."
+    )
+    console.print(f"Model v{tracked.model_version} ({tracked.model_uri}): {tracked.decision}")
+    print(
+        json.dumps(
+            {
+                "run_id": tracked.run_id,
+                "model_uri": tracked.model_uri,
+                "model_version": tracked.model_version,
+                "promoted": tracked.promoted,
+                "metrics": {k: round(v, 6) for k, v in result.test_metrics.items()},
+            }
+        )
+    )
+
+
+@app.command("backtest")
+@reports_user_errors
+def backtest_command(
+    data: DataOption = None,
+    snapshots: SnapshotsOption = None,
+    folds: Annotated[
+        int, typer.Option(min=3, help="Rolling cutoffs: each fold trains on everything before its test window.")
+    ] = 3,
+    label: Annotated[str, typer.Option(help="Churn flag column of a --snapshots table.")] = "churned",
+    id_col: Annotated[str, typer.Option(help="Account id column of a --snapshots table.")] = "account_id",
+    time_col: Annotated[str | None, typer.Option(help="Date column of a --snapshots table.")] = None,
+    horizon_days: Annotated[str, typer.Option(help="With --data: days before renewal to observe.")] = "90",
+    grace_days: Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    out: Annotated[Path | None, typer.Option(help="Write the per-fold metrics to this .csv or .parquet.")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "renewal-risk-backtest",
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Retrain at rolling cutoffs and report each fold's test metrics and their spread."""
+    from features.io import write_table
+    from training import track
+    from training.backtest import rolling_backtest
+
+    if out is not None:
+        check_output(out)
+    time_col = "renewal_date" if data is not None else _default_time_col(snapshots, time_col)
+    if time_col is None:
+        raise UsageError("a backtest needs time: pass --time-col (or use --data).")
+    with Steps(console) as steps:
+        table, _ = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
+        with steps.bar(f"Backtesting over {folds} rolling cutoffs", total=folds) as update:
+            try:
+                report = rolling_backtest(table, folds, seed, on_fold=update)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+        with steps.step(f"Logging to MLflow ({track.configure(tracking_uri)})"):
+            track.log_backtest(report, experiment)
+        if out is not None:
+            write_table(report, out)
+    table_view = RichTable(title="Backtest: one row per rolling cutoff", title_justify="left")
+    columns = [
+        "fold",
+        "test_from",
+        "test_to",
+        "train_rows",
+        "test_rows",
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_ece",
+        "test_arr_capture_at_20",
+        "baseline_logreg_test_roc_auc",
+        "baseline_rules_test_roc_auc",
+    ]
+    for column in columns:
+        table_view.add_column(column.replace("test_", "").replace("_", " "), justify="right")
+    for _, row in report.iterrows():
+        table_view.add_row(*(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
+    console.print(table_view)
+
+
+@app.command("promote")
+@reports_user_errors
+def promote_command(
+    version: Annotated[str, typer.Argument(help="Registered model version to make the champion.")],
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Make a model version the champion by hand (the registry alias serving uses)."""
+    import mlflow
+
+    from training import track
+
+    track.configure(tracking_uri)
+    try:
+        track.promote(version)
+    except mlflow.exceptions.MlflowException as err:
+        raise UsageError(f"cannot promote version {version} of {track.MODEL_NAME}: {err.message}") from None
+    console.print(f"Version {version} of {track.MODEL_NAME} is now the champion.")
+
+
+def _load_model(model_uri: str, tracking_uri: str | None):
+    import mlflow
+
+    from training import track
+
+    track.configure(tracking_uri)
+    try:
+        return track.load_bundle(model_uri)
+    except (mlflow.exceptions.MlflowException, FileNotFoundError, OSError) as err:
+        message = getattr(err, "message", str(err))
+        raise UsageError(f"cannot load the model {model_uri}: {message}. Train one first with `churn train`.") from None
+
+
+def _scoring_snapshots(data, snapshots, as_of, steps):
+    from features.build import build_scoring_snapshots
+    from features.load import load_tables
+    from features.schema import TABLES
+
+    if (data is None) == (snapshots is None):
+        raise UsageError("give exactly one of --data DIR (with --as-of) or --snapshots FILE.")
+    if data is not None:
+        if as_of is None:
+            raise UsageError("--data needs --as-of: the date to score on (YYYY-MM-DD).")
+        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
+            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
+        with steps.step(f"Building scoring snapshots as of {as_of.date()}"):
+            result = build_scoring_snapshots(tables, as_of)
+        for note in result.notes:
+            steps.note(note)
+        return result.frame, tables
+    import pandas as pd
+
+    with steps.step(f"Reading {snapshots}"):
+        frame = pd.read_parquet(snapshots) if snapshots.suffix == ".parquet" else pd.read_csv(snapshots)
+    return frame, None
+
+
+@app.command("score")
+@reports_user_errors
+def score_command(
+    out: Annotated[Path, typer.Option(help="Output file, .parquet or .csv.")],
+    data: DataOption = None,
+    as_of: Annotated[str | None, typer.Option(help="Score accounts with a contract in force on this date.")] = None,
+    snapshots: SnapshotsOption = None,
+    model_uri: ModelUriOption = DEFAULT_MODEL_URI,
+    bands: Annotated[
+        str | None, typer.Option(help="Risk band thresholds (default: those the model was trained with).")
+    ] = None,
+    tracking_uri: TrackingOption = None,
+    top: Annotated[int, typer.Option(min=0, help="Show this many accounts with the most ARR at risk.")] = 10,
+) -> None:
+    """Score the book: renewal probability, churn risk, risk band and ARR at risk per account."""
+    from features.io import write_table
+    from training.score import score
+
+    check_output(out)
+    with Steps(console) as steps:
+        frame, _ = _scoring_snapshots(data, snapshots, parse_date(as_of, "--as-of"), steps)
+        with steps.step(f"Loading model {model_uri}"):
+            bundle = _load_model(model_uri, tracking_uri)
+        with steps.step(f"Scoring {len(frame):,} accounts"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            scores = score(bundle, frame, _parse_bands(bands) if bands else None)
+        for warning in caught:
+            steps.note(str(warning.message))
+        with steps.step(f"Writing {out}"):
+            write_table(scores, out)
+    console.print(_top_table(scores, top))
+    console.print(
+        f"Total ARR at risk: {scores['arr_at_risk'].sum():,.0f} of {scores['arr'].sum():,.0f} "
+        f"({(scores['risk_band'] == 'high').sum()} accounts in the high band)."
+    )
+
+
+def _top_table(scores, top: int) -> RichTable:
+    table = RichTable(title=f"Top {top} accounts by ARR at risk", title_justify="left")
+    for column in ("account", "renewal", "days", "ARR", "churn risk", "band", "ARR at risk"):
+        table.add_column(column, justify="left" if column in ("account", "band") else "right")
+    for _, row in scores.head(top).iterrows():
+        table.add_row(
+            str(row["account_id"]),
+            str(row["renewal_date"])[:10],
+            f"{row['days_to_renewal']:.0f}",
+            f"{row['arr']:,.0f}",
+            f"{row['churn_risk']:.1%}",
+            row["risk_band"],
+            f"{row['arr_at_risk']:,.0f}",
+        )
+    return table
+
+
+@app.command("forecast")
+@reports_user_errors
+def forecast_command(
+    data: Annotated[Path, typer.Option(help="Directory of input tables.")],
+    as_of: Annotated[str, typer.Option(help="Forecast renewals from this date (YYYY-MM-DD).")],
+    months: Annotated[int, typer.Option(min=1, max=36, help="Months ahead to forecast.")] = 12,
+    model_uri: ModelUriOption = DEFAULT_MODEL_URI,
+    out: Annotated[Path | None, typer.Option(help="Write the forecast to this .csv or .parquet.")] = None,
+    backtest_quarters: Annotated[
+        int, typer.Option(min=0, help="Past quarters to backtest (forecast 90 days ahead vs actual).")
+    ] = 4,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Expected renewing ARR per month and quarter with 80% and 95% intervals, and a forecast backtest."""
+    from features.io import write_table
+    from training.forecast_run import backtest_forecasts, forecast_book
+
+    if out is not None:
+        check_output(out)
+    as_of_date = parse_date(as_of, "--as-of")
+    with Steps(console) as steps:
+        frame, tables = _scoring_snapshots(data, None, as_of_date, steps)
+        with steps.step(f"Loading model {model_uri}"):
+            bundle = _load_model(model_uri, tracking_uri)
+        with steps.step(f"Forecasting {months} months of renewals"):
+            forecast = forecast_book(bundle, frame, as_of_date, months)
+        history = None
+        if backtest_quarters:
+            with steps.bar(
+                f"Backtesting the forecast over {backtest_quarters} past quarters", total=backtest_quarters
+            ) as update:
+                history = backtest_forecasts(bundle, tables, backtest_quarters, on_quarter=update)
+        if out is not None:
+            with steps.step(f"Writing {out}"):
+                write_table(forecast, out)
+    console.print(_forecast_table(forecast))
+    if history is not None:
+        console.print(_backtest_table(history))
+
+
+def _forecast_table(forecast) -> RichTable:
+    table = RichTable(title="Renewal forecast (ARR)", title_justify="left")
+    for column in ("period", "contracts", "up for renewal", "expected renewing", "80% interval", "95% interval"):
+        table.add_column(column, justify="right")
+    for _, row in forecast[forecast["period_type"] != "month"].iterrows():
+        table.add_row(
+            str(row["period"]),
+            f"{row['contracts']:,}",
+            f"{row['arr_up_for_renewal']:,.0f}",
+            f"{row['expected_renewing_arr']:,.0f}",
+            f"{row['renewing_arr_p10']:,.0f} – {row['renewing_arr_p90']:,.0f}",
+            f"{row['renewing_arr_p2_5']:,.0f} – {row['renewing_arr_p97_5']:,.0f}",
+        )
+    return table
+
+
+def _backtest_table(history) -> RichTable:
+    table = RichTable(title="Forecast backtest: made 90 days before each quarter vs what renewed", title_justify="left")
+    for column in ("quarter", "contracts", "forecast", "actual", "error", "in 80% interval", "in sample"):
+        table.add_column(column, justify="right")
+    for _, row in history.iterrows():
+        if str(row["quarter"]) == "all":
+            continue
+        table.add_row(
+            str(row["quarter"]),
+            f"{row['contracts']:,}",
+            f"{row['forecast_renewing_arr']:,.0f}",
+            f"{row['actual_renewing_arr_at_same_price']:,.0f}",
+            f"{row['error_pct']:+.1%}",
+            "yes" if row["within_80"] else "no",
+            "yes" if row.get("in_sample") else "no",
+        )
+    return table

@@ -1,0 +1,73 @@
+"""Time is the split: windows in order, no overlap, no outcome from the test window's future."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import synthetic_snapshots
+from training.split import WINDOWS, random_split, time_split
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return synthetic_snapshots(4000, seed=1)
+
+
+def test_windows_follow_each_other_in_time_without_overlap(frame):
+    split = time_split(frame["renewal_date"], frame["churned"].to_numpy(), frame["as_of"])
+    times = frame["renewal_date"]
+    for earlier, later in pairwise(WINDOWS):
+        assert times.iloc[split[earlier]].max() < times.iloc[split[later]].min()
+    rows = np.concatenate([split[w] for w in WINDOWS])
+    assert len(rows) == len(set(rows))
+
+
+def test_no_training_outcome_is_known_after_the_first_test_snapshot(frame):
+    split = time_split(frame["renewal_date"], frame["churned"].to_numpy(), frame["as_of"])
+    first_test_snapshot = frame["as_of"].iloc[split["test"]].min()
+    for window in ("train", "valid", "calib"):
+        assert frame["renewal_date"].iloc[split[window]].max() < first_test_snapshot
+    assert split.purged > 0 and split.notes
+
+
+def test_rows_sharing_a_date_share_a_window():
+    times = pd.Series(pd.date_range("2024-01-01", periods=25, freq="7D").repeat(40))
+    y = np.tile([0, 1, 0, 0], 250)
+    split = time_split(times, y)
+    window_of = {}
+    for window in WINDOWS:
+        for date in set(times.iloc[split[window]]):
+            assert window_of.setdefault(date, window) == window
+
+
+def test_windows_are_printed_with_dates_and_rates(frame):
+    split = time_split(frame["renewal_date"], frame["churned"].to_numpy(), frame["as_of"])
+    assert [w["window"] for w in split.windows] == list(WINDOWS)
+    assert all({"from", "to", "rows", "churn_rate"} <= set(w) for w in split.windows)
+
+
+def test_fixed_test_start_for_backtest_folds(frame):
+    start = pd.Timestamp("2025-06-01")
+    split = time_split(frame["renewal_date"], frame["churned"].to_numpy(), frame["as_of"], test_from=start)
+    assert frame["renewal_date"].iloc[split["test"]].min() >= start
+    assert frame["renewal_date"].iloc[split["calib"]].max() < start
+
+
+def test_without_time_the_split_is_stratified_random_and_says_so(frame):
+    y = frame["churned"].to_numpy()
+    with pytest.warns(UserWarning, match="time-based validation is not possible"):
+        split = random_split(y, seed=3)
+    rates = [y[split[w]].mean() for w in WINDOWS]
+    assert max(rates) - min(rates) < 0.02
+    assert not split.time_based
+
+
+def test_a_window_without_churners_is_an_explained_error():
+    times = pd.Series(pd.date_range("2024-01-01", periods=100))
+    y = np.zeros(100, dtype=int)
+    with pytest.raises(ValueError, match="without both churned and renewed"):
+        time_split(times, y)
