@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 
 from features.build import build_scoring_snapshots
@@ -76,9 +75,12 @@ def backtest_forecasts(
             on_quarter(done, len(periods))
     report = forecast_backtest(pd.concat(history, ignore_index=True), periods, LEAD_DAYS)
     test_start = _test_window_start(bundle)
-    report["in_sample"] = [
-        bool(test_start is None or (str(q) != "all" and pd.Period(str(q), "Q").start_time < test_start))
-        for q in report["quarter"]
-    ]
-    report.loc[report["quarter"].astype(str) == "all", "in_sample"] = np.nan
+    # True / False per quarter; None on the summary row, which pools both kinds.
+    report["in_sample"] = pd.Series(
+        [
+            None if str(q) == "all" else bool(test_start is None or pd.Period(str(q), "Q").start_time < test_start)
+            for q in report["quarter"]
+        ],
+        dtype=object,
+    )
     return report
