@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.catalog import BILLING_WINDOW
+from features.catalog import BILLING_WINDOW, LONG_BILLING_WINDOW
 from features.pointintime import Snapshots, fractional_days
 
 
@@ -31,11 +31,13 @@ def billing_features(snap: Snapshots, invoices: pd.DataFrame) -> dict[str, np.nd
     paid_late = (paid < as_of) & (paid > due)
     recent = is_due & (due >= as_of - BILLING_WINDOW)
     failed = pairs["failed"].to_numpy()
+    problem = failed | unpaid_at_as_of | paid_late
     days_late = (np.fmin(paid, as_of) - due).clip(0, None)  # fmin: an unpaid invoice is late until as_of
     return {
         "overdue_invoices_open": snap.total(pairs, is_due & unpaid_at_as_of),
-        f"failed_or_late_invoices_{BILLING_WINDOW}d": snap.total(
-            pairs, recent & (failed | unpaid_at_as_of | paid_late)
+        f"failed_or_late_invoices_{BILLING_WINDOW}d": snap.total(pairs, recent & problem),
+        f"failed_or_late_invoices_{LONG_BILLING_WINDOW}d": snap.total(
+            pairs, is_due & (due >= as_of - LONG_BILLING_WINDOW) & problem
         ),
         f"days_late_mean_{BILLING_WINDOW}d": snap.reduce(pairs, recent, days_late, "mean"),
     }

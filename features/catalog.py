@@ -24,7 +24,9 @@ USAGE_WINDOWS = (7, 30, 90)
 TICKET_WINDOWS = (30, 90)
 STALE_TICKET_DAYS = 14
 SUPPORT_WINDOW = 90
+LONG_SUPPORT_WINDOW = 180  # support pain builds over months; CSMs read half a year of tickets
 BILLING_WINDOW = 90
+LONG_BILLING_WINDOW = 365
 QBR_WINDOW = 365
 CATEGORICAL_FEATURES = ("segment", "plan", "industry", "region")
 
@@ -99,6 +101,12 @@ SUPPORT = [
         )
         for w in TICKET_WINDOWS
         for p in PRIORITIES
+    ),
+    Feature(
+        f"tickets_urgent_high_{LONG_SUPPORT_WINDOW}d",
+        f"Urgent or high-priority tickets opened in the last {LONG_SUPPORT_WINDOW} days",
+        "tickets",
+        "support",
     ),
     Feature("tickets_open", "Tickets open on the snapshot date", "tickets", "support"),
     Feature(
@@ -183,6 +191,18 @@ COMMERCIAL = [
         "fraction",
         "commercial",
     ),
+    Feature(
+        "price_per_seat_change_12m",
+        "Price per seat now vs the contract in force a year earlier (0.25 = up 25%; missing without one)",
+        "fraction",
+        "commercial",
+    ),
+    Feature(
+        "discount_change_12m",
+        "Discount now minus the discount a year earlier (-0.2 = 20 points less discount)",
+        "fraction",
+        "commercial",
+    ),
     Feature("auto_renew", "1 if the contract renews automatically", "flag", "commercial"),
     Feature("days_to_renewal", "Days from the snapshot date to the renewal date", "days", "commercial"),
 ]
@@ -192,6 +212,12 @@ BILLING = [
     Feature(
         f"failed_or_late_invoices_{BILLING_WINDOW}d",
         f"Invoices due in the last {BILLING_WINDOW} days that failed, were paid late, or are still unpaid",
+        "invoices",
+        "billing",
+    ),
+    Feature(
+        f"failed_or_late_invoices_{LONG_BILLING_WINDOW}d",
+        f"Invoices due in the last {LONG_BILLING_WINDOW} days that failed, were paid late, or are still unpaid",
         "invoices",
         "billing",
     ),
@@ -256,3 +282,36 @@ def build_catalog(usage_metrics: Iterable[str]) -> Catalog:
     slugs = sorted({metric_slug(m): m for m in usage_metrics}.items())
     usage = [f for _, metric in slugs for f in usage_features(metric)]
     return Catalog(tuple(usage + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING))
+
+
+# Words that place a column of someone else's snapshot table in a driver group, tried in order.
+_GROUP_KEYWORDS: tuple[tuple[DriverGroup, tuple[str, ...]], ...] = (
+    ("billing", ("invoice", "payment", "paid", "overdue", "billing", "dunning", "late")),
+    ("support", ("ticket", "csat", "support", "escalat", "incident", "resolution")),
+    ("relationship", ("nps", "champion", "sponsor", "qbr", "meeting", "sentiment", "contact")),
+    ("adoption", ("seat", "module", "adoption", "feature_", "utilization", "breadth")),
+    ("usage", ("usage", "login", "active", "session", "event", "api_call", "dau", "mau", "wau")),
+)
+
+
+def group_for_column(name: str) -> DriverGroup:
+    """Best guess of a column's driver group from its name; anything else is commercial (the account's terms)."""
+    lowered = name.lower()
+    for group, words in _GROUP_KEYWORDS:
+        if any(word in lowered for word in words):
+            return group
+    return "commercial"
+
+
+def catalog_for_columns(kinds: dict[str, str]) -> Catalog:
+    """A catalog for a snapshot table made elsewhere: each column described by its own name.
+
+    ``kinds`` maps column name to "numeric" or "categorical". Driver groups are guessed from
+    the name (``group_for_column``), so explanations can still group reasons.
+    """
+    return Catalog(
+        tuple(
+            Feature(name, name.replace("_", " "), "as given", group_for_column(name), kind)  # type: ignore[arg-type]
+            for name, kind in kinds.items()
+        )
+    )

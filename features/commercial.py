@@ -12,6 +12,8 @@ import pandas as pd
 
 from features.pointintime import EventIndex, Snapshots, day_number
 
+YEAR = 365
+
 
 def commercial_features(snap: Snapshots, contracts: pd.DataFrame) -> dict[str, np.ndarray]:
     terms = contracts.set_index("contract_id")
@@ -38,6 +40,16 @@ def commercial_features(snap: Snapshots, contracts: pd.DataFrame) -> dict[str, n
         arr_change = np.where(prev_arr > 0, arr / prev_arr - 1.0, np.nan)
         price_change = np.where(prev_per_seat > 0, per_seat / prev_per_seat - 1.0, np.nan)
 
+    # A year ago: the account's latest contract that started before as_of - 365 days. For
+    # monthly plans "the previous contract" is last month's; a price rise shows against a year.
+    year_ago = index.last_before(snap.account, snap.day - YEAR)
+    then_arr = index.take(year_ago, ordered["arr"].to_numpy(dtype=np.float64))
+    then_seats = index.take(year_ago, ordered["seats"].to_numpy(dtype=np.float64))
+    then_discount = index.take(year_ago, ordered["discount_pct"].to_numpy(dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        then_per_seat = np.where(then_seats > 0, then_arr / then_seats, np.nan)
+        price_change_year = np.where(then_per_seat > 0, per_seat / then_per_seat - 1.0, np.nan)
+
     profile = snap.accounts.set_index("account_id").loc[snap.grid["account_id"]]
     created = day_number(profile["created_at"])
     return {
@@ -55,6 +67,8 @@ def commercial_features(snap: Snapshots, contracts: pd.DataFrame) -> dict[str, n
         "arr_change_at_last_renewal": arr_change,
         "price_per_seat_change_at_last_renewal": price_change,
         "discount_change_at_last_renewal": discount - prev_discount,
+        "price_per_seat_change_12m": price_change_year,
+        "discount_change_12m": discount - then_discount,
         "auto_renew": current["auto_renew"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
         "days_to_renewal": (day_number(current["end_date"]) - snap.day).astype(np.float64),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.catalog import STALE_TICKET_DAYS, SUPPORT_WINDOW, TICKET_WINDOWS
+from features.catalog import LONG_SUPPORT_WINDOW, STALE_TICKET_DAYS, SUPPORT_WINDOW, TICKET_WINDOWS
 from features.pointintime import Snapshots, fractional_days
 from features.schema import PRIORITIES
 
@@ -38,6 +38,10 @@ def support_features(snap: Snapshots, tickets: pd.DataFrame) -> dict[str, np.nda
         in_window = seen & (opened >= as_of - w)
         for p in PRIORITIES:
             out[f"tickets_{p}_{w}d"] = snap.total(pairs, in_window & (priority == p))
+    recent_half_year = seen & (opened >= as_of - LONG_SUPPORT_WINDOW)
+    out[f"tickets_urgent_high_{LONG_SUPPORT_WINDOW}d"] = snap.total(
+        pairs, recent_half_year & np.isin(priority, ("urgent", "high"))
+    )
     out["tickets_open"] = snap.total(pairs, is_open)
     out["oldest_open_ticket_age_days"] = snap.reduce(pairs, is_open, age, "max")
     urgent = np.isin(priority, ("urgent", "high"))

@@ -59,7 +59,8 @@ class FeatureSchema:
             values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
             if name in self.categories:
                 text = values.astype("str").where(values.notna())
-                columns[name] = pd.Categorical(text, categories=self.categories[name])
+                known = text.where(text.isin(self.categories[name]))  # an unseen category is missing
+                columns[name] = pd.Categorical(known, categories=self.categories[name])
             else:
                 columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
         return pd.DataFrame(columns, index=frame.index)

@@ -163,6 +163,9 @@ def test_commercial_changes_at_last_renewal(snapshot):
     assert a["arr_change_at_last_renewal"] == pytest.approx(0.5)
     assert a["price_per_seat_change_at_last_renewal"] == pytest.approx(0.5)
     assert a["discount_change_at_last_renewal"] == pytest.approx(-0.2)
+    assert a["price_per_seat_change_12m"] == pytest.approx(0.5)  # vs A-1, in force on 2023-03-02
+    assert a["discount_change_12m"] == pytest.approx(-0.2)
+    assert np.isnan(snapshot.loc["B", "price_per_seat_change_12m"])  # no contract a year ago
     assert a["auto_renew"] == 0.0
     assert a["days_to_renewal"] == 306.0
     assert a["tenure_days"] == 425.0

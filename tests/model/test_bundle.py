@@ -14,7 +14,7 @@ from training.train import TrainConfig, train
 
 @pytest.fixture(scope="module")
 def result():
-    return train(synthetic_table(3000, seed=2), TrainConfig(seed=3))
+    return train(synthetic_table(6000, seed=2), TrainConfig(seed=3))
 
 
 def test_bundle_round_trips_without_pickles(result, tmp_path):
@@ -60,7 +60,7 @@ def test_calibrated_model_is_calibrated_and_beats_chance(result):
 
 
 def test_same_data_and_seed_same_model(result):
-    again = train(synthetic_table(3000, seed=2), TrainConfig(seed=3))
+    again = train(synthetic_table(6000, seed=2), TrainConfig(seed=3))
     frame = synthetic_table(100, seed=8).frame
     np.testing.assert_array_equal(again.bundle.churn_probability(frame), result.bundle.churn_probability(frame))
 

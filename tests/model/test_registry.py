@@ -44,8 +44,8 @@ def test_first_model_becomes_champion_and_a_worse_one_does_not(store):
     assert worse_result.metrics["test_roc_auc"] < first_result.metrics["test_roc_auc"]
     assert not worse.promoted and "kept champion v1" in worse.decision
     client = MlflowClient()
-    assert client.get_model_version_by_alias(track.MODEL_NAME, "champion").version == "1"
-    assert client.get_model_version_by_alias(track.MODEL_NAME, "challenger").version == "2"
+    assert str(client.get_model_version_by_alias(track.MODEL_NAME, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias(track.MODEL_NAME, "challenger").version) == "2"
     tags = client.get_run(worse.run_id).data.tags
     assert tags["promotion.promoted"] == "False"
 
@@ -86,7 +86,7 @@ def test_promote_by_hand(store):
     _train_and_log(seed=1)
     _train_and_log(seed=2, signal=0.0)
     track.promote("2")
-    assert MlflowClient().get_model_version_by_alias(track.MODEL_NAME, "champion").version == "2"
+    assert str(MlflowClient().get_model_version_by_alias(track.MODEL_NAME, "champion").version) == "2"
 
 
 def test_cli_train_prints_one_json_line_last_and_score_uses_the_champion(store, tmp_path):
