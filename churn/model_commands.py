@@ -342,10 +342,10 @@ def _top_table(scores, top: int) -> RichTable:
             str(row["account_id"]),
             str(row["renewal_date"])[:10],
             f"{row['days_to_renewal']:.0f}",
-            f"{row['arr']:,.0f}",
+            _money(row["arr"]),
             f"{row['churn_risk']:.1%}",
             row["risk_band"],
-            f"{row['arr_at_risk']:,.0f}",
+            _money(row["arr_at_risk"]),
         )
     return table
 
@@ -390,18 +390,34 @@ def forecast_command(
         console.print(_backtest_table(history))
 
 
+def _money(value: float) -> str:
+    """Compact amounts for tables a person reads: 25.9M, 812k."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:.0f}"
+
+
+def _money(value: float) -> str:
+    """Compact amounts for tables a person reads: 25.9M, 812.0k."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:.0f}"
+
+
 def _forecast_table(forecast) -> RichTable:
     table = RichTable(title="Renewal forecast (ARR)", title_justify="left")
-    for column in ("period", "contracts", "up for renewal", "expected renewing", "80% interval", "95% interval"):
+    for column in ("period", "contracts", "up for renewal", "expected renewing", "80% range", "95% range"):
         table.add_column(column, justify="right")
     for _, row in forecast[forecast["period_type"] != "month"].iterrows():
         table.add_row(
             str(row["period"]),
             f"{row['contracts']:,}",
-            f"{row['arr_up_for_renewal']:,.0f}",
-            f"{row['expected_renewing_arr']:,.0f}",
-            f"{row['renewing_arr_p10']:,.0f} – {row['renewing_arr_p90']:,.0f}",
-            f"{row['renewing_arr_p2_5']:,.0f} – {row['renewing_arr_p97_5']:,.0f}",
+            _money(row["arr_up_for_renewal"]),
+            _money(row["expected_renewing_arr"]),
+            f"{_money(row['renewing_arr_p10'])} – {_money(row['renewing_arr_p90'])}",
+            f"{_money(row['renewing_arr_p2_5'])} – {_money(row['renewing_arr_p97_5'])}",
         )
     return table
 
@@ -416,8 +432,8 @@ def _backtest_table(history) -> RichTable:
         table.add_row(
             str(row["quarter"]),
             f"{row['contracts']:,}",
-            f"{row['forecast_renewing_arr']:,.0f}",
-            f"{row['actual_renewing_arr_at_same_price']:,.0f}",
+            _money(row["forecast_renewing_arr"]),
+            _money(row["actual_renewing_arr_at_same_price"]),
             f"{row['error_pct']:+.1%}",
             "yes" if row["within_80"] else "no",
             "yes" if row.get("in_sample") else "no",

@@ -10,6 +10,7 @@ real one. Each new version of ``renewal-risk`` becomes the ``challenger``; it be
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 def configure(tracking_uri: str | None = None) -> str:
     """Point MLflow at ``tracking_uri``, ``$MLFLOW_TRACKING_URI``, or a SQLite file in the working directory."""
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own progress is shown
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
