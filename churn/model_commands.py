@@ -219,25 +219,30 @@ def backtest_command(
             track.log_backtest(report, experiment)
         if out is not None:
             write_table(report, out)
-    table_view = RichTable(title="Backtest: one row per rolling cutoff", title_justify="left")
-    columns = [
-        "fold",
-        "test_from",
-        "test_to",
-        "train_rows",
-        "test_rows",
-        "test_roc_auc",
-        "test_pr_auc",
-        "test_ece",
-        "test_arr_capture_at_20",
-        "baseline_logreg_test_roc_auc",
-        "baseline_rules_test_roc_auc",
-    ]
-    for column in columns:
-        table_view.add_column(column.replace("test_", "").replace("_", " "), justify="right")
+    console.print(_folds_table(report))
+
+
+def _folds_table(report) -> RichTable:
+    table = RichTable(title="Backtest: one row per rolling cutoff", title_justify="left")
+    headers = {
+        "fold": "fold",
+        "window": "tested from",
+        "test_rows": "rows",
+        "test_roc_auc": "AUC",
+        "test_pr_auc": "PR AUC",
+        "test_ece": "ECE",
+        "test_arr_capture_at_20": "ARR@20%",
+        "baseline_logreg_test_roc_auc": "logreg AUC",
+        "baseline_rules_test_roc_auc": "rules AUC",
+    }
+    for header in headers.values():
+        table.add_column(header, justify="right", no_wrap=header == "tested from")
     for _, row in report.iterrows():
-        table_view.add_row(*(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
-    console.print(table_view)
+        window = row["test_from"] if isinstance(row["test_from"], str) else ""  # windows follow each other
+        cells = [str(row["fold"]), window, f"{row['test_rows']:,.0f}" if row["test_rows"] == row["test_rows"] else ""]
+        cells += [f"{row[c]:.3f}" for c in list(headers)[3:]]
+        table.add_row(*cells)
+    return table
 
 
 @app.command("promote")
