@@ -23,6 +23,14 @@ ModelUriOption = Annotated[
 TrackingOption = Annotated[
     str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 ]
+LabelOption = Annotated[str, typer.Option(help="Churn flag column of a --snapshots table (1/0, true/false, yes/no).")]
+IdColOption = Annotated[str, typer.Option(help="Account id column of a --snapshots table.")]
+TimeColOption = Annotated[
+    str | None, typer.Option(help="Date column of a --snapshots table for the time split (ours: renewal_date).")
+]
+HorizonOption = Annotated[str, typer.Option(help="With --data: days before renewal to observe, e.g. 90 or 30,60,90.")]
+GraceOption = Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")]
 DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
 
 
@@ -104,19 +112,13 @@ def _metrics_table(metrics: dict[str, float]) -> RichTable:
 def train_command(
     data: DataOption = None,
     snapshots: SnapshotsOption = None,
-    label: Annotated[
-        str, typer.Option(help="Churn flag column of a --snapshots table (1/0, true/false, yes/no).")
-    ] = "churned",
-    id_col: Annotated[str, typer.Option(help="Account id column of a --snapshots table.")] = "account_id",
-    time_col: Annotated[
-        str | None, typer.Option(help="Date column for the time-based split (our snapshots: renewal_date).")
-    ] = None,
-    horizon_days: Annotated[
-        str, typer.Option(help="With --data: days before renewal to observe, e.g. 90 or 30,60,90.")
-    ] = "90",
-    grace_days: Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")] = 30,
+    label: LabelOption = "churned",
+    id_col: IdColOption = "account_id",
+    time_col: TimeColOption = None,
+    horizon_days: HorizonOption = "90",
+    grace_days: GraceOption = 30,
     tune: Annotated[int, typer.Option(min=0, help="Optuna trials (0 = sound defaults).")] = 0,
-    seed: Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")] = 7,
+    seed: SeedOption = 7,
     calibration: Annotated[str, typer.Option(help="auto, sigmoid or isotonic.")] = "auto",
     bands: Annotated[str, typer.Option(help="Churn-risk thresholds for the low/medium/high bands.")] = "0.1,0.3",
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "renewal-risk",
@@ -188,12 +190,12 @@ def backtest_command(
     folds: Annotated[
         int, typer.Option(min=3, help="Rolling cutoffs: each fold trains on everything before its test window.")
     ] = 3,
-    label: Annotated[str, typer.Option(help="Churn flag column of a --snapshots table.")] = "churned",
-    id_col: Annotated[str, typer.Option(help="Account id column of a --snapshots table.")] = "account_id",
-    time_col: Annotated[str | None, typer.Option(help="Date column of a --snapshots table.")] = None,
-    horizon_days: Annotated[str, typer.Option(help="With --data: days before renewal to observe.")] = "90",
-    grace_days: Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")] = 30,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    label: LabelOption = "churned",
+    id_col: IdColOption = "account_id",
+    time_col: TimeColOption = None,
+    horizon_days: HorizonOption = "90",
+    grace_days: GraceOption = 30,
+    seed: SeedOption = 7,
     out: Annotated[Path | None, typer.Option(help="Write the per-fold metrics to this .csv or .parquet.")] = None,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "renewal-risk-backtest",
     tracking_uri: TrackingOption = None,
@@ -333,7 +335,7 @@ def score_command(
             write_table(scores, out)
     console.print(_top_table(scores, top))
     console.print(
-        f"Total ARR at risk: {scores['arr_at_risk'].sum():,.0f} of {scores['arr'].sum():,.0f} "
+        f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(scores['arr'].sum())} "
         f"({(scores['risk_band'] == 'high').sum()} accounts in the high band)."
     )
 
