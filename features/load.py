@@ -76,7 +76,7 @@ _EVENT_DATE_COLUMNS = {
 # --------------------------------------------------------------------------- messages
 
 
-class _Where:
+class RowReference:
     """Turns 0-based row positions into the row references a person can find in the file."""
 
     def __init__(self, path: Path):
@@ -104,7 +104,7 @@ _SINGULAR = {"are": "is", "have": "has", "repeat": "repeats", "end": "ends", "cl
 
 
 def _fail_rows(
-    where: _Where, column: str, mask: np.ndarray, values: pd.Series | None, problem: str, expected: str
+    where: RowReference, column: str, mask: np.ndarray, values: pd.Series | None, problem: str, expected: str
 ) -> None:
     """Raise one DataError naming up to five offending rows (and their values, when there are any to show).
 
@@ -181,7 +181,9 @@ def _read_csv(path: Path, table: Table) -> pa.Table:
         ragged = _ragged_rows(path, convert)
         if ragged:
             expected = ragged[0].expected_columns
-            lines = _Where(path).rows([r.number - 2 for r in ragged], [f"{r.actual_columns} fields" for r in ragged])
+            lines = RowReference(path).rows(
+                [r.number - 2 for r in ragged], [f"{r.actual_columns} fields" for r in ragged]
+            )
             raise DataError(
                 f"{path}: {len(ragged)} line{'s do' if len(ragged) > 1 else ' does'} not have the header's {expected} "
                 f"fields: {lines}. Expected a comma-separated file with the same number of fields on every line "
@@ -259,7 +261,7 @@ def _is_blank(values: pd.Series) -> np.ndarray:
     return blank.to_numpy(dtype=bool)
 
 
-def _parse_dates(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+def _parse_dates(values: pd.Series, where: RowReference, column: Column) -> pd.Series:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
     elif pd.api.types.is_datetime64_any_dtype(values):
@@ -272,7 +274,7 @@ def _parse_dates(values: pd.Series, where: _Where, column: Column) -> pd.Series:
     return parsed.astype("datetime64[us]")
 
 
-def _parse_numbers(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+def _parse_numbers(values: pd.Series, where: RowReference, column: Column) -> pd.Series:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         # No thousands separators are stripped: "48000,50" may be a decimal comma, and a silent
         # misreading of ARR is worse than an error that asks for plain numbers.
@@ -293,7 +295,7 @@ def _parse_numbers(values: pd.Series, where: _Where, column: Column) -> pd.Serie
     return parsed
 
 
-def _parse_bools(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+def _parse_bools(values: pd.Series, where: RowReference, column: Column) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         return values.astype("boolean")
     text = values.astype("str").str.strip().str.lower()
@@ -317,7 +319,7 @@ def _parse_text(values: pd.Series) -> pd.Series:
     return text.where(~pd.Series(_is_blank(values), index=values.index), None).astype("str")
 
 
-def _parse_column(values: pd.Series, where: _Where, column: Column) -> pd.Series:
+def _parse_column(values: pd.Series, where: RowReference, column: Column) -> pd.Series:
     if column.kind == "date":
         return _parse_dates(values, where, column)
     if column.kind == "day":
@@ -335,7 +337,7 @@ def _parse_column(values: pd.Series, where: _Where, column: Column) -> pd.Series
     return parsed
 
 
-def _check_rules(values: pd.Series, original: pd.Series, where: _Where, column: Column) -> None:
+def _check_rules(values: pd.Series, original: pd.Series, where: RowReference, column: Column) -> None:
     """Enforce the column's rules on its parsed values; offending rows are shown as they were in the file."""
     if not column.nullable:
         _fail_rows(where, column.name, values.isna().to_numpy(), None, "are empty", "a value in every row")
@@ -375,7 +377,7 @@ def _check_rules(values: pd.Series, original: pd.Series, where: _Where, column: 
 
 def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
     """Check columns, parse every known column to its type and enforce the column rules."""
-    where = _Where(path)
+    where = RowReference(path)
     if raw.empty:
         raise where.fail(None, "the table has no data rows", f"at least one row of {table.name}")
     missing = [c for c in table.required_columns if c not in raw.columns]
@@ -474,7 +476,7 @@ def _small_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
-def _check_table_rules(frame: pd.DataFrame, table: Table, where: _Where) -> None:
+def _check_table_rules(frame: pd.DataFrame, table: Table, where: RowReference) -> None:
     """Rules that relate two columns of the same row."""
     if table.name == "contracts":
         bad = (frame["end_date"] <= frame["start_date"]).to_numpy()
@@ -505,7 +507,7 @@ def _check_account_references(tables: dict[str, pd.DataFrame], paths: dict[str, 
             continue
         unknown = ~frame["account_id"].isin(known).to_numpy()
         _fail_rows(
-            _Where(paths[name]),
+            RowReference(paths[name]),
             "account_id",
             unknown,
             frame["account_id"],

@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.catalog import Catalog, catalog_for_columns
 from features.io import read_catalog
-from features.load import DataError, _Where
+from features.load import DataError, RowReference
 from features.snapshots import GRID_COLUMNS, LABEL_COLUMNS
 
 TRUTHY = {"1", "1.0", "true", "t", "yes", "y"}
@@ -54,7 +54,7 @@ class TrainingTable:
         return self.frame["segment"].astype("str").to_numpy() if "segment" in self.frame else None
 
 
-def parse_label(values: pd.Series, where: _Where, column: str) -> np.ndarray:
+def parse_label(values: pd.Series, where: RowReference, column: str) -> np.ndarray:
     """1 for churned (did not renew), 0 for renewed, from 1/0, true/false or yes/no in any case."""
     if pd.api.types.is_bool_dtype(values):
         parsed = values.astype("float")
@@ -103,7 +103,7 @@ def from_snapshots_file(
         raw = pd.read_parquet(path)
     else:
         raise DataError(f"{path}: unsupported file type. Expected a .parquet or .csv snapshot table.")
-    where = _Where(path)
+    where = RowReference(path)
     for column, role in ((label, "--label"), (id_col, "--id-col"), (time_col, "--time-col")):
         if column is not None and column not in raw.columns:
             raise where.fail(
