@@ -13,11 +13,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+# Churners are few (hundreds, not thousands): small trees learned slowly generalise better and
+# vary less from seed to seed (demo data, 6 seeds: AUC gap to the oracle 0.029-0.033 against
+# 0.030-0.037 with 31 leaves at 0.05).
 DEFAULT_PARAMS: dict[str, object] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 40,
+    "learning_rate": 0.02,
+    "num_leaves": 15,
+    "min_data_in_leaf": 30,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
