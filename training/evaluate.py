@@ -1,244 +1,581 @@
 """Evaluation: the numbers and pictures that say whether a renewal-risk model is worth using.
 
-``y`` is the churn label (1 = did not renew), ``p`` the predicted churn probability and
-``arr`` each contract's ARR. Ranking (ROC/PR AUC), probability quality (Brier, log loss,
-ECE) and what a CS team gets from working the riskiest accounts first (lift, churn capture,
-churned ARR capture) are all reported, because a model can win on one and lose on another.
-A metric that is undefined for the data (one class only, no ARR) is omitted, not NaN.
+``y`` is the churn label (1 = churned / did not renew, 0 = renewed), ``p`` the predicted churn
+probability and ``arr`` each contract's ARR. Three different questions are answered, because a
+model can win on one and lose on another:
+
+* ranking — ROC AUC, PR AUC (average precision): does it put churners above renewals?
+* probability quality — Brier, log loss, ECE: can finance add the probabilities up?
+* what a CS team gets from working the riskiest accounts first — lift, churner capture and
+  churned-ARR capture in the top 10% / 20%: the numbers a CS leader actually plans with.
+
+Metrics that are undefined for the data are **omitted from the returned dict, never NaN**: a
+NaN logged to MLflow silently poisons comparisons and sorting, while a missing key is loud.
+Everything here is a pure function except the ``plot_*`` functions, which write one PNG each.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # headless: training runs on servers and in CI, never with a display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 ECE_BINS = 15
+TOP_SHARES = (10, 20)  # percent of accounts a CS team can realistically work before a renewal
+LOG_LOSS_EPS = 1e-15
+MIN_SEGMENT_ROWS = 20  # below this a segment's AUC is mostly noise
+DPI = 110
+MODEL_COLOUR = "#1f4e79"
+
+# ---------------------------------------------------------------------------------------------
+# Input handling
+# ---------------------------------------------------------------------------------------------
+
+
+def _labels_and_scores(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` and ``p`` as 1-D float arrays, refusing inputs that would give silently wrong metrics.
+
+    A NaN score or a label other than 0/1 (e.g. a renewal flag passed by mistake with 2 = "pending")
+    would otherwise flow into averages and produce a plausible-looking but meaningless number.
+    """
+    y = np.asarray(y)
+    p = np.asarray(p, dtype=float)
+    if y.ndim != 1 or p.ndim != 1:
+        raise ValueError(f"y and p must be 1-D, got shapes {y.shape} and {p.shape}")
+    if len(y) != len(p):
+        raise ValueError(f"y has {len(y)} rows but p has {len(p)}")
+    y = y.astype(float)
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("y must contain only 0 (renewed) and 1 (churned)")
+    if not np.isfinite(p).all():
+        raise ValueError("p contains NaN or infinite scores")
+    return y, p
+
+
+def _arr_values(arr: np.ndarray | None, n: int) -> np.ndarray | None:
+    """ARR as floats with missing values counted as 0: unknown ARR cannot be claimed as captured."""
+    if arr is None:
+        return None
+    values = np.asarray(arr, dtype=float)
+    if values.shape != (n,):
+        raise ValueError(f"arr must have shape ({n},), got {values.shape}")
+    return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _risk_order(p: np.ndarray) -> np.ndarray:
+    """Row positions from riskiest to safest; ties keep their original order so results are reproducible."""
+    return np.argsort(-p, kind="stable")
+
+
+def _top_count(n: int, percent: int) -> int:
+    """ceil(percent% × n) in integer arithmetic (0.1 × 30 is 3.0000000000000004 in floats, whose ceil is 4)."""
+    return -(-percent * n // 100)
+
+
+def _bin_index(p: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-width bin of each probability on [0, 1]; p = 1 falls in the last bin, not an extra one."""
+    return np.clip(np.floor(p * bins).astype(int), 0, bins - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Mean |observed churn rate − mean predicted| over equal-width probability bins, weighted by bin size."""
-    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
-    which = np.clip((p * bins).astype(int), 0, bins - 1)
-    counts = np.bincount(which, minlength=bins)
+    """Weighted mean of |observed churn rate − mean predicted probability| over equal-width bins of [0, 1].
+
+    Why: forecasts of renewing ARR add probabilities up, so a model that ranks well but says 40%
+    where 20% churn overstates losses. Each non-empty bin is weighted by its share of rows, so the
+    number is "how far off, on average, is the probability an account is shown with". Scores
+    outside [0, 1] fall in the end bins.
+    """
+    y, p = _labels_and_scores(y, p)
+    if len(y) == 0:
+        raise ValueError("the ECE of no rows is undefined")
+    if bins < 1:
+        raise ValueError("bins must be at least 1")
+    which = _bin_index(p, bins)
     observed = np.bincount(which, weights=y, minlength=bins)
     predicted = np.bincount(which, weights=p, minlength=bins)
-    used = counts > 0
-    return float(np.sum(np.abs(observed[used] - predicted[used])) / len(y))
-
-
-def _top(p: np.ndarray, share: float) -> np.ndarray:
-    """Positions of the ceil(share·n) highest scores; ties keep the original order (deterministic)."""
-    k = int(np.ceil(share * len(p)))
-    return np.argsort(-np.asarray(p), kind="stable")[:k]
+    # Σ_b (n_b / n) · |sum_y_b / n_b − sum_p_b / n_b| = Σ_b |sum_y_b − sum_p_b| / n; empty bins add 0.
+    return float(np.abs(observed - predicted).sum() / len(y))
 
 
 def risk_metrics(
     y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None, prefix: str = "test_"
 ) -> dict[str, float]:
-    """Headline metrics with ``prefix``: AUCs, Brier, log loss, ECE, lift and capture at 10/20%, ARR capture."""
-    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
-    out: dict[str, float] = {"n": float(len(y)), "churn_rate": float(y.mean()) if len(y) else 0.0}
-    if len(y) == 0:
-        return {prefix + k: v for k, v in out.items()}
-    clipped = np.clip(p, 1e-15, 1 - 1e-15)
-    out["brier"] = float(np.mean((p - y) ** 2))
-    out["log_loss"] = float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)))
-    out["ece"] = expected_calibration_error(y, p)
-    if 0 < y.sum() < len(y):
+    """Headline metrics of one scored window, keys prefixed with ``prefix``.
+
+    Keys: ``roc_auc``, ``pr_auc`` (average precision), ``brier``, ``log_loss`` (p clipped to
+    [1e-15, 1 − 1e-15] so one confident mistake costs ~34.5 instead of infinity), ``ece``,
+    ``lift_at_10/20`` (churn rate in the top k% by risk ÷ overall churn rate), ``capture_at_10/20``
+    (share of all churners in the top k%), ``arr_capture_at_10/20`` (share of churned ARR in the
+    top k%), ``churn_rate`` and ``n``. The top k% is the ceil(k% × n) rows with the highest p, ties
+    broken by original row order, so equal scores give the same answer on every run.
+
+    Undefined metrics are omitted (never NaN):
+
+    * no rows: only ``n`` (= 0) is returned;
+    * one class only: ``roc_auc`` and ``pr_auc`` are omitted;
+    * no churners: ``lift_*``, ``capture_*`` and ``arr_capture_*`` are omitted too (division by 0);
+    * ``arr`` not given, or the churners' ARR sums to 0: ``arr_capture_*`` are omitted.
+
+    Missing ARR values count as 0.
+    """
+    y, p = _labels_and_scores(y, p)
+    n = len(y)
+    arr_values = _arr_values(arr, n)
+    if n == 0:
+        return {f"{prefix}n": 0.0}
+
+    churners = float(y.sum())
+    churn_rate = churners / n
+    clipped = np.clip(p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+    out: dict[str, float] = {}
+    if 0 < churners < n:
         out["roc_auc"] = float(roc_auc_score(y, p))
         out["pr_auc"] = float(average_precision_score(y, p))
-        for share in (10, 20):
-            top = _top(p, share / 100)
-            out[f"lift_at_{share}"] = float(y[top].mean() / y.mean())
-            out[f"capture_at_{share}"] = float(y[top].sum() / y.sum())
-            if arr is not None:
-                arr = np.asarray(arr, dtype=float)
-                churned_arr = float(np.sum(arr * y))
-                if churned_arr > 0:
-                    out[f"arr_capture_at_{share}"] = float(np.sum(arr[top] * y[top]) / churned_arr)
-    return {prefix + k: v for k, v in out.items()}
+    out["brier"] = float(np.mean((p - y) ** 2))
+    out["log_loss"] = float(-np.mean(y * np.log(clipped) + (1 - y) * np.log1p(-clipped)))
+    out["ece"] = expected_calibration_error(y, p)
+    if churners > 0:
+        order = _risk_order(p)
+        tops = {k: order[: _top_count(n, k)] for k in TOP_SHARES}
+        for k, top in tops.items():
+            out[f"lift_at_{k}"] = float(y[top].mean() / churn_rate)
+        for k, top in tops.items():
+            out[f"capture_at_{k}"] = float(y[top].sum() / churners)
+        churned_arr = arr_values * y if arr_values is not None else None
+        if churned_arr is not None and churned_arr.sum() > 0:
+            for k in sorted(TOP_SHARES, reverse=True):
+                out[f"arr_capture_at_{k}"] = float(churned_arr[tops[k]].sum() / churned_arr.sum())
+    out["churn_rate"] = churn_rate
+    out["n"] = float(n)
+    return {prefix + key: value for key, value in out.items()}
+
+
+_RANKING_METRICS = ("roc_auc", "pr_auc")
+
+
+def _segment_labels(segment: np.ndarray | pd.Series, n: int) -> np.ndarray:
+    """Segment values as strings safe inside an MLflow metric name; missing values become ``missing``.
+
+    MLflow only accepts letters, digits and ``_ - . / :`` (and spaces) in names, so anything else
+    (including spaces, which make keys awkward to query) is replaced by ``_``.
+    """
+    values = pd.Series(np.asarray(segment, dtype=object))
+    if len(values) != n:
+        raise ValueError(f"segment has {len(values)} rows but y has {n}")
+    labels = values.where(values.notna(), "missing").astype(str)
+    return labels.map(lambda s: re.sub(r"[^0-9A-Za-z_.\-]+", "_", s) or "blank").to_numpy(dtype=object)
 
 
 def metrics_by_segment(
-    y: np.ndarray, p: np.ndarray, arr: np.ndarray | None, segment: np.ndarray, prefix: str = "test_", min_rows: int = 20
+    y: np.ndarray,
+    p: np.ndarray,
+    arr: np.ndarray | None,
+    segment: np.ndarray | pd.Series,
+    prefix: str = "test_",
+    *,
+    min_rows: int = MIN_SEGMENT_ROWS,
 ) -> dict[str, float]:
-    """``risk_metrics`` per segment, keyed ``<metric>__<segment>``; segments under ``min_rows`` rows are skipped."""
+    """:func:`risk_metrics` within each segment, keyed ``<prefix><metric>__<segment>`` (e.g. ``test_roc_auc__smb``).
+
+    Why: an overall AUC can hide a model that only separates SMB from enterprise accounts and
+    ranks nothing within either. AUC-type metrics (``roc_auc``, ``pr_auc``) are left out for a
+    segment with fewer than ``min_rows`` rows or one class only, where they are noise or undefined;
+    the segment's other metrics (n, churn rate, Brier, …) are still reported, with the same
+    omission rules as :func:`risk_metrics`. Segments are visited in sorted order.
+    """
+    y, p = _labels_and_scores(y, p)
+    arr_values = _arr_values(arr, len(y))
+    labels = _segment_labels(segment, len(y))
     out: dict[str, float] = {}
-    segment = np.asarray(segment).astype(str)
-    for value in sorted(set(segment)):
-        rows = segment == value
+    for name in sorted(set(labels)):
+        rows = labels == name
+        metrics = risk_metrics(y[rows], p[rows], None if arr_values is None else arr_values[rows], prefix=prefix)
         if rows.sum() < min_rows:
-            continue
-        metrics = risk_metrics(
-            np.asarray(y)[rows], np.asarray(p)[rows], None if arr is None else np.asarray(arr)[rows], prefix
-        )
-        out |= {f"{key}__{value}": v for key, v in metrics.items()}
+            metrics = {k: v for k, v in metrics.items() if k.removeprefix(prefix) not in _RANKING_METRICS}
+        out |= {f"{key}__{name}": value for key, value in metrics.items()}
     return out
 
 
-# Rules of the kind customer-success teams configure in their platforms, with their weights.
-HEALTH_RULES: tuple[tuple[str, float], ...] = (
-    ("no login in 30 days", 2.0),
-    ("usage dropped by more than 30%", 2.0),
-    ("seat utilization below 30%", 1.0),
-    ("two or fewer modules in use", 1.0),
-    ("last NPS below 7", 1.0),
-    ("urgent tickets piling up", 1.0),
-    ("champion left", 1.0),
-    ("failed or late invoices", 1.0),
-    ("price up more than 15% at renewal", 1.0),
+# ---------------------------------------------------------------------------------------------
+# Rules-based health score (the baseline a CS team already has)
+# ---------------------------------------------------------------------------------------------
+
+
+class HealthRule(NamedTuple):
+    """One red flag of a CS-platform health score and how much it counts."""
+
+    name: str
+    weight: float
+    description: str
+
+
+# Weights: the two usage rules count double, because falling usage is the signal CS platforms
+# (Gainsight, ChurnZero) weight most by default; every other flag counts once.
+HEALTH_RULES: tuple[HealthRule, ...] = (
+    HealthRule("no_login_30d", 2.0, "usage_logins_days_since_last > 30 (usage_active_users_… if logins unknown)"),
+    HealthRule("usage_drop", 2.0, "usage_active_users_trend_30d < -0.3 (active users down more than 30%)"),
+    HealthRule("low_seat_utilization", 1.0, "seat_utilization_30d < 0.3"),
+    HealthRule("few_modules", 1.0, "modules_used_30d <= 2"),
+    HealthRule("low_nps", 1.0, "nps_last_score < 7 (detractor or passive)"),
+    HealthRule("urgent_tickets", 1.0, "tickets_urgent_30d + tickets_high_30d >= 2, or urgent_high_open_over_14d >= 1"),
+    HealthRule("no_champion", 1.0, "has_champion == 0"),
+    HealthRule("billing_problems", 1.0, "failed_or_late_invoices_90d >= 1"),
+    HealthRule("price_hike", 1.0, "arr_change_at_last_renewal > 0.15 (price up more than 15% at last renewal)"),
 )
 
 
-def rules_health_score(frame: pd.DataFrame) -> np.ndarray:
-    """A rules-based risk score in [0, 1] (higher = riskier): weighted share of ``HEALTH_RULES`` triggered.
+def _numeric_column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column as floats; absent columns and unparseable values become NaN, which no rule fires on."""
+    if name not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype=float)
+    values = pd.to_numeric(frame[name], errors="coerce")
+    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=frame.index)
 
-    A rule whose column is absent, or whose value is missing, is not triggered: that is how
-    such scores behave in practice, and why they miss accounts with little data.
+
+def health_rules_triggered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Which :data:`HEALTH_RULES` fire for each snapshot row (bool, one column per rule, same index).
+
+    Why a separate function: a CS team trusts a red score only when it can see which flags made it
+    red. A rule whose column is absent or whose value is missing does not fire — that is how such
+    scores behave in CS platforms, and exactly why they miss accounts with little data. Ticket
+    counts are non-negative, so the known part of urgent + high already proves ">= 2" when it is.
     """
+    col = _numeric_column
+    logins_idle = col(frame, "usage_logins_days_since_last")
+    idle = logins_idle.where(logins_idle.notna(), col(frame, "usage_active_users_days_since_last"))
+    urgent_high = col(frame, "tickets_urgent_30d").fillna(0) + col(frame, "tickets_high_30d").fillna(0)
+    fired = {
+        "no_login_30d": idle > 30,
+        "usage_drop": col(frame, "usage_active_users_trend_30d") < -0.3,
+        "low_seat_utilization": col(frame, "seat_utilization_30d") < 0.3,
+        "few_modules": col(frame, "modules_used_30d") <= 2,
+        "low_nps": col(frame, "nps_last_score") < 7,
+        "urgent_tickets": (urgent_high >= 2) | (col(frame, "urgent_high_open_over_14d") >= 1),
+        "no_champion": col(frame, "has_champion") == 0,
+        "billing_problems": col(frame, "failed_or_late_invoices_90d") >= 1,
+        "price_hike": col(frame, "arr_change_at_last_renewal") > 0.15,
+    }
+    # NaN compares False everywhere above, so missing data never fires a rule.
+    return pd.DataFrame({rule.name: fired[rule.name].to_numpy(dtype=bool) for rule in HEALTH_RULES}, index=frame.index)
 
-    def column(name: str) -> pd.Series:
-        return pd.to_numeric(frame[name], errors="coerce") if name in frame else pd.Series(np.nan, index=frame.index)
 
-    idle = column("usage_logins_days_since_last").fillna(column("usage_active_users_days_since_last"))
-    triggered = [
-        idle > 30,
-        column("usage_active_users_trend_30d") < -0.3,
-        column("seat_utilization_30d") < 0.3,
-        column("modules_used_30d") <= 2,
-        column("nps_last_score") < 7,
-        (column("tickets_urgent_30d").fillna(0) + column("tickets_high_30d").fillna(0) >= 2)
-        | (column("urgent_high_open_over_14d") >= 1),
-        column("has_champion") == 0,
-        column("failed_or_late_invoices_90d") >= 1,
-        column("arr_change_at_last_renewal") > 0.15,
-    ]
-    weights = np.array([w for _, w in HEALTH_RULES])
-    fired = np.column_stack([t.fillna(False).to_numpy(dtype=bool) for t in triggered])
-    return (fired @ weights) / weights.sum()
+def rules_health_score(frame: pd.DataFrame) -> np.ndarray:
+    """Rules-based churn risk in [0, 1] (higher = riskier): weighted share of :data:`HEALTH_RULES` that fire.
+
+    Why: it is the score a CS team already has (Gainsight/ChurnZero style), so the model must beat
+    it on the same test window to be worth deploying. Uses only snapshot feature columns (nothing
+    from the future); missing columns or values mean "rule not triggered". Returns a float array
+    aligned with ``frame``'s rows.
+    """
+    weights = np.array([rule.weight for rule in HEALTH_RULES], dtype=float)
+    fired = health_rules_triggered(frame).to_numpy(dtype=float)
+    return (fired @ weights / weights.sum()).astype(float)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lift table
+# ---------------------------------------------------------------------------------------------
 
 
 def lift_table(y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None, bins: int = 10) -> pd.DataFrame:
-    """Per risk decile (1 = riskiest): size, churners, churn rate, lift, cumulative capture, churned ARR share."""
-    y = np.asarray(y, dtype=float)
-    order = np.argsort(-np.asarray(p), kind="stable")
-    decile = np.empty(len(y), dtype=int)
-    decile[order] = np.arange(len(y)) * bins // max(len(y), 1) + 1
-    frame = pd.DataFrame({"decile": decile, "churned": y, "arr": np.zeros(len(y)) if arr is None else np.asarray(arr)})
-    frame["churned_arr"] = frame["arr"] * frame["churned"]
-    table = frame.groupby("decile").agg(
-        n=("churned", "size"), churners=("churned", "sum"), churned_arr=("churned_arr", "sum")
-    )
+    """Per risk bin (decile by default; 1 = riskiest): how many churners a CS team meets working down the list.
+
+    Columns: ``decile``, ``n``, ``churners``, ``churn_rate``, ``lift`` (churn rate ÷ overall churn
+    rate), ``cumulative_capture`` (share of all churners in this and riskier bins), ``min_p`` and
+    ``max_p`` (the score range, so bins can be turned into thresholds) and, when ``arr`` is given,
+    ``churned_arr`` and ``churned_arr_share`` (share of all churned ARR in the bin). Rows are ranked
+    by p with ties in original order and cut into equal-count bins; with fewer rows than bins some
+    bins are empty and absent. A ratio whose denominator is 0 (no churners, no churned ARR) is NaN
+    here — unlike the metric dicts, a table keeps its shape.
+    """
+    y, p = _labels_and_scores(y, p)
+    arr_values = _arr_values(arr, len(y))
+    n = len(y)
+    decile = np.empty(n, dtype=int)
+    decile[_risk_order(p)] = np.arange(n) * bins // max(n, 1) + 1
+    frame = pd.DataFrame({"decile": decile, "churned": y, "p": p})
+    if arr_values is not None:
+        frame["churned_arr"] = arr_values * y
+    aggregations = {
+        "n": ("churned", "size"),
+        "churners": ("churned", "sum"),
+        "min_p": ("p", "min"),
+        "max_p": ("p", "max"),
+    }
+    if arr_values is not None:
+        aggregations["churned_arr"] = ("churned_arr", "sum")
+    table = frame.groupby("decile").agg(**aggregations).reset_index()
+    table["churners"] = table["churners"].astype(int)
+    total_churners = y.sum()
+    overall_rate = total_churners / n if n else np.nan
     table["churn_rate"] = table["churners"] / table["n"]
-    table["lift"] = table["churn_rate"] / (y.mean() if y.mean() > 0 else np.nan)
-    table["cumulative_capture"] = table["churners"].cumsum() / max(y.sum(), 1)
-    total_arr = table["churned_arr"].sum()
-    table["churned_arr_share"] = table["churned_arr"] / total_arr if total_arr > 0 else np.nan
-    return table.reset_index()
+    table["lift"] = table["churn_rate"] / overall_rate if overall_rate > 0 else np.nan
+    table["cumulative_capture"] = table["churners"].cumsum() / total_churners if total_churners > 0 else np.nan
+    columns = ["decile", "n", "churners", "churn_rate", "lift", "cumulative_capture", "min_p", "max_p"]
+    if arr_values is not None:
+        total_arr = table["churned_arr"].sum()
+        table["churned_arr_share"] = table["churned_arr"] / total_arr if total_arr > 0 else np.nan
+        columns += ["churned_arr", "churned_arr_share"]
+    return table[columns]
 
 
-def _save(fig: plt.Figure, path: Path | str) -> Path:
+# ---------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------
+
+
+def _save(fig: Figure, path: Path | str) -> Path:
+    """Write ``fig`` as a PNG (creating the folder) and free it: training logs many plots per run."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI, format="png")
     plt.close(fig)
     return path
 
 
+def _note(ax: plt.Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
 def plot_roc_pr(y: np.ndarray, p: np.ndarray, path: Path | str, baselines: dict[str, np.ndarray] | None = None) -> Path:
-    """ROC and precision-recall curves of the model and any baselines, side by side."""
+    """ROC (left) and precision-recall (right) curves of the model, with any baselines as dashed lines.
+
+    Why both: with a 10-20% churn rate ROC flatters every model; PR shows how many of the accounts
+    a CSM is sent to are real churn risks. Baselines (e.g. the rules health score) are drawn on
+    the same axes because "better than what we have" is the question that matters.
+    """
+    y, p = _labels_and_scores(y, p)
+    curves = {"model": p} | {name: _labels_and_scores(y, scores)[1] for name, scores in (baselines or {}).items()}
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for name, scores in {"model": p, **(baselines or {})}.items():
-        fpr, tpr, _ = roc_curve(y, scores)
-        precision, recall, _ = precision_recall_curve(y, scores)
-        style = {"linewidth": 2.2} if name == "model" else {"linewidth": 1.2, "linestyle": "--"}
-        roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, scores):.3f})", **style)
-        pr_ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, scores):.3f})", **style)
-    roc_ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
-    pr_ax.axhline(np.mean(y), color="grey", linewidth=0.8, label=f"base rate {np.mean(y):.1%}")
-    roc_ax.set(title="ROC curve", xlabel="false positive rate", ylabel="true positive rate")
-    pr_ax.set(title="Precision-recall curve", xlabel="recall (churners found)", ylabel="precision")
-    roc_ax.legend(fontsize=8, loc="lower right")
-    pr_ax.legend(fontsize=8, loc="upper right")
+    churners = int(y.sum())
+    if 0 < churners < len(y):
+        for name, scores in curves.items():
+            fpr, tpr, _ = roc_curve(y, scores)
+            precision, recall, _ = precision_recall_curve(y, scores)
+            style = (
+                {"linewidth": 2.2, "color": MODEL_COLOUR} if name == "model" else {"linewidth": 1.3, "linestyle": "--"}
+            )
+            roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, scores):.3f})", **style)
+            pr_ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, scores):.3f})", **style)
+        roc_ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="random")
+        pr_ax.axhline(y.mean(), color="grey", linewidth=0.8, linestyle=":", label=f"base rate {y.mean():.1%}")
+        roc_ax.legend(fontsize=8, loc="lower right")
+        pr_ax.legend(fontsize=8, loc="upper right")
+    else:
+        for ax in (roc_ax, pr_ax):
+            _note(ax, "undefined: needs both churners and renewals")
+    roc_ax.set(
+        title=f"ROC curve (n={len(y):,}, churners={churners:,})",
+        xlabel="false positive rate (renewals flagged)",
+        ylabel="true positive rate (churners flagged)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    pr_ax.set(
+        title="Precision-recall curve",
+        xlabel="recall (share of churners found)",
+        ylabel="precision (flagged accounts that churn)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    for ax in (roc_ax, pr_ax):
+        ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def _reliability(y: np.ndarray, p: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean predicted probability and observed churn rate of each non-empty bin."""
+    which = _bin_index(p, bins)
+    counts = np.bincount(which, minlength=bins)
+    used = counts > 0
+    mean_p = np.bincount(which, weights=p, minlength=bins)[used] / counts[used]
+    rate = np.bincount(which, weights=y, minlength=bins)[used] / counts[used]
+    return mean_p, rate
 
 
 def plot_calibration(
     y: np.ndarray, p: np.ndarray, path: Path | str, p_uncalibrated: np.ndarray | None = None, bins: int = ECE_BINS
 ) -> Path:
-    """Reliability diagram (observed vs predicted churn per bin) with the predictions' histogram below."""
-    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
-    curves = {"calibrated": p} | ({"uncalibrated": p_uncalibrated} if p_uncalibrated is not None else {})
+    """Reliability diagram (observed churn rate vs mean predicted, per equal-width bin) over a histogram of p.
+
+    Why: the diagonal is where probabilities can be added up into a forecast; the histogram shows
+    where the bins actually have accounts (a bad point over an empty bin matters little). The
+    uncalibrated curve, if given, shows what the calibration step bought; each curve's ECE is in
+    the legend.
+    """
+    y, p = _labels_and_scores(y, p)
+    curves = {"calibrated": p}
+    if p_uncalibrated is not None:
+        curves["uncalibrated"] = _labels_and_scores(y, p_uncalibrated)[1]
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.6, 6.2), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="perfectly calibrated")
+    colours = {"calibrated": MODEL_COLOUR, "uncalibrated": "#d95f02"}
+    if len(y) == 0:
+        curves = {}
+        _note(ax, "no rows")
     for name, scores in curves.items():
-        scores = np.asarray(scores)
-        which = np.clip((scores * bins).astype(int), 0, bins - 1)
-        used = np.bincount(which, minlength=bins) > 0
-        mean_p = np.bincount(which, weights=scores, minlength=bins)[used] / np.bincount(which, minlength=bins)[used]
-        rate = np.bincount(which, weights=y, minlength=bins)[used] / np.bincount(which, minlength=bins)[used]
-        ax.plot(mean_p, rate, marker="o", label=f"{name} (ECE {expected_calibration_error(y, scores, bins):.3f})")
-        hist.hist(scores, bins=40, range=(0, 1), alpha=0.6, label=name)
-    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="perfect")
-    ax.set(title="Calibration on the test window", ylabel="observed churn rate", xlim=(0, 1), ylim=(0, 1))
-    ax.legend(fontsize=8)
+        mean_p, rate = _reliability(y, scores, bins)
+        ece = expected_calibration_error(y, scores, bins)
+        ax.plot(mean_p, rate, marker="o", markersize=4, color=colours[name], label=f"{name} (ECE {ece:.3f})")
+        hist.hist(scores, bins=40, range=(0, 1), alpha=0.55, color=colours[name], label=name)
+    ax.set(
+        title=f"Calibration (n={len(y):,}, {bins} bins)",
+        ylabel="observed churn rate",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     hist.set(xlabel="predicted churn probability", ylabel="contracts")
+    hist.grid(alpha=0.3)
     return _save(fig, path)
 
 
 def plot_lift_gain(y: np.ndarray, p: np.ndarray, path: Path | str) -> Path:
-    """Cumulative gain (churners found vs accounts worked, riskiest first) and lift per decile."""
-    y = np.asarray(y, dtype=float)
-    order = np.argsort(-np.asarray(p), kind="stable")
-    worked = np.arange(1, len(y) + 1) / len(y)
-    found = np.cumsum(y[order]) / max(y.sum(), 1)
+    """Cumulative gain (share of churners found vs share of accounts worked, riskiest first) and lift per decile.
+
+    Why: this is the picture a CS leader plans capacity with — "if my team calls the riskiest 20%,
+    how many of the churners do we reach" — with the random line (calling accounts in any order)
+    and the best possible ordering for scale.
+    """
+    y, p = _labels_and_scores(y, p)
     fig, (gain, lift) = plt.subplots(1, 2, figsize=(10, 4.2))
-    gain.plot(worked, found, linewidth=2.2, label="model")
-    gain.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="random")
+    churners = y.sum()
+    if churners > 0:
+        n = len(y)
+        worked = np.arange(n + 1) / n
+        found = np.concatenate([[0.0], np.cumsum(y[_risk_order(p)])]) / churners
+        gain.plot(worked, found, linewidth=2.2, color=MODEL_COLOUR, label="model")
+        gain.plot(worked, np.minimum(worked * n / churners, 1.0), color="#2ca02c", linewidth=1, label="perfect")
+        gain.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="random")
+        gain.legend(fontsize=8, loc="lower right")
+        table = lift_table(y, p)
+        bars = lift.bar(table["decile"], table["lift"], color=MODEL_COLOUR)
+        lift.bar_label(bars, labels=[f"{v:.1f}×" for v in table["lift"]], fontsize=7, padding=2)
+        lift.axhline(1.0, color="grey", linewidth=0.8, linestyle="--", label="average (random)")
+        lift.set_xticks(table["decile"])
+        lift.legend(fontsize=8, loc="upper right")
+    else:
+        for ax in (gain, lift):
+            _note(ax, "undefined: no churners")
     gain.set(
-        title="Cumulative gain", xlabel="share of accounts worked (riskiest first)", ylabel="share of churners found"
+        title="Cumulative gain",
+        xlabel="share of accounts worked (riskiest first)",
+        ylabel="share of churners found",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
     )
-    gain.legend(fontsize=8)
-    table = lift_table(y, p)
-    lift.bar(table["decile"], table["lift"], color="#3b6ea5")
-    lift.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
-    lift.set(title="Lift by risk decile", xlabel="risk decile (1 = riskiest)", ylabel="churn rate / average")
+    lift.set(title="Lift by risk decile", xlabel="risk decile (1 = riskiest)", ylabel="churn rate ÷ overall churn rate")
+    gain.grid(alpha=0.3)
+    lift.grid(alpha=0.3, axis="y")
     return _save(fig, path)
 
 
+def _swarm_offsets(x: np.ndarray, nbins: int = 100, step: float = 0.035, width: float = 0.42) -> np.ndarray:
+    """Vertical offsets that pile points with similar values on top of each other (a beeswarm), deterministically.
+
+    Points are grouped into ``nbins`` equal-width value buckets and stacked 0, +1, −1, +2, −2, …
+    within each, so the row's thickness shows where the values are dense. Layers are ``step``
+    apart, squeezed to fit ``width`` on either side when a bucket is crowded.
+    """
+    n = len(x)
+    if n == 0:
+        return np.zeros(0)
+    low, span = x.min(), np.ptp(x)
+    bucket = np.clip(((x - low) / (span or 1.0) * nbins).astype(int), 0, nbins - 1)
+    order = np.argsort(bucket, kind="stable")
+    sorted_bucket = bucket[order]
+    rank = np.arange(n) - np.searchsorted(sorted_bucket, sorted_bucket, side="left")
+    layer = (rank + 1) // 2 * np.where(rank % 2 == 1, 1, -1)
+    offsets = np.empty(n)
+    offsets[order] = layer
+    return offsets * min(step, width / max(np.abs(layer).max(), 1))
+
+
+def _value_colours(values: pd.Series) -> np.ndarray:
+    """RGBA per point: numeric values scaled per feature (5th-95th percentile, so outliers don't wash the
+    colours out) onto blue→red; NaN and categorical/text values grey, since they have no low or high."""
+    grey = np.array([0.65, 0.65, 0.65, 1.0])
+    colours = np.tile(grey, (len(values), 1))
+    is_categorical = isinstance(values.dtype, pd.CategoricalDtype)
+    if is_categorical or not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        return colours
+    numeric = values.to_numpy(dtype=float, na_value=np.nan)
+    known = np.isfinite(numeric)
+    if known.any():
+        low, high = np.percentile(numeric[known], [5, 95])
+        scaled = np.clip((numeric[known] - low) / ((high - low) or 1.0), 0, 1)
+        colours[known] = plt.cm.coolwarm(scaled)
+    return colours
+
+
 def plot_shap_summary(
-    contributions: np.ndarray, features: pd.DataFrame, path: Path | str, max_features: int = 20
+    contributions: np.ndarray,
+    features: pd.DataFrame,
+    path: Path | str,
+    max_features: int = 20,
+    *,
+    max_points: int = 10_000,
 ) -> Path:
-    """Beeswarm-style SHAP summary: one row per feature (most important on top), dots coloured by value."""
-    strength = np.abs(contributions).mean(axis=0)
-    top = np.argsort(-strength)[:max_features][::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
-    rng = np.random.default_rng(0)
-    for row, j in enumerate(top):
-        values = features.iloc[:, j]
-        numeric = pd.to_numeric(values, errors="coerce") if not isinstance(values.dtype, pd.CategoricalDtype) else None
-        if numeric is not None and numeric.notna().any():
-            low, high = np.nanpercentile(numeric, [5, 95])
-            colour = np.clip((numeric.to_numpy() - low) / ((high - low) or 1.0), 0, 1)
-            colours = plt.cm.coolwarm(np.nan_to_num(colour, nan=0.5))
-            colours[numeric.isna().to_numpy()] = (0.7, 0.7, 0.7, 1.0)
-        else:
-            colours = np.tile((0.6, 0.6, 0.6, 1.0), (len(values), 1))
-        jitter = rng.normal(0, 0.08, len(values))
-        ax.scatter(contributions[:, j], row + jitter, c=colours, s=6, alpha=0.7, linewidths=0)
-    ax.set_yticks(range(len(top)), [features.columns[j] for j in top], fontsize=8)
+    """Beeswarm-style SHAP summary drawn with matplotlib: one row per feature, most important on top.
+
+    ``contributions`` is LightGBM's ``pred_contrib`` output without the bias column
+    (n_rows × n_features, in ``features``' column order). Features are ranked by mean
+    |contribution|; each dot is one account, placed by its contribution to the churn log-odds
+    (right = riskier) and coloured by its feature value (blue low, red high, grey missing or
+    categorical). Why: it shows not just which features matter but in which direction — e.g.
+    that *low* seat utilization pushes risk up. More than ``max_points`` rows are subsampled
+    (seeded) to keep the file small and the plot readable.
+    """
+    contributions = np.asarray(contributions, dtype=float)
+    if contributions.ndim != 2 or contributions.shape != features.shape:
+        raise ValueError(
+            f"contributions {contributions.shape} must match features {features.shape}; "
+            "drop pred_contrib's last (bias) column"
+        )
+    rows = np.arange(len(features))
+    if len(rows) > max_points:
+        rows = np.sort(np.random.default_rng(0).choice(rows, max_points, replace=False))
+    contributions = contributions[rows]
+    strength = np.nan_to_num(np.abs(contributions).mean(axis=0)) if len(rows) else np.zeros(features.shape[1])
+    top = np.argsort(-strength, kind="stable")[:max_features][::-1]  # least important at the bottom
+    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(top) + 1.6))
+    for position, j in enumerate(top):
+        x = contributions[:, j]
+        ax.scatter(
+            x,
+            position + _swarm_offsets(x),
+            c=_value_colours(features.iloc[rows, j]),
+            s=7,
+            alpha=0.8,
+            linewidths=0,
+            rasterized=True,
+        )
+    ax.set_yticks(range(len(top)), [str(features.columns[j]) for j in top], fontsize=8)
+    ax.set_ylim(-0.6, len(top) - 0.4)
     ax.axvline(0, color="grey", linewidth=0.8)
+    ax.grid(alpha=0.3, axis="x")
     ax.set(
-        title="What drives churn risk (SHAP, test window)", xlabel="contribution to churn log-odds (right = riskier)"
+        title=f"What drives churn risk (SHAP, {len(rows):,} accounts, top {len(top)} features)",
+        xlabel="contribution to churn log-odds (right = riskier)",
     )
     scale = plt.cm.ScalarMappable(cmap="coolwarm")
     bar = fig.colorbar(scale, ax=ax, fraction=0.03, pad=0.01)
     bar.set_ticks([0, 1], labels=["low", "high"])
-    bar.set_label("feature value (grey: missing or category)", fontsize=8)
+    bar.set_label("feature value (grey: missing or categorical)", fontsize=8)
     return _save(fig, path)
