@@ -1,0 +1,1 @@
+"""Explanations: why an account is at risk, in words a CSM acts on, with plays and pages."""
