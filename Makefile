@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 DATA ?= data/demo
 OUT ?= out
 ACCOUNTS ?= 3000
+REPORT_TOP ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install demo browser test test-fast lint format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -25,12 +26,19 @@ install: $(STAMP) ## Create .venv and install the project with pinned dependenci
 
 AS_OF ?= 2026-11-01
 
-demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score the book, forecast
+demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score, forecast, explain, report
 	$(BIN)/churn demo-data --out $(DATA) --accounts $(ACCOUNTS)
 	$(BIN)/churn build-features --data $(DATA) --out $(OUT)/snapshots.parquet
 	$(BIN)/churn train --data $(DATA)
-	$(BIN)/churn score --data $(DATA) --as-of $(AS_OF) --out $(OUT)/scores.csv
+	$(BIN)/churn score --data $(DATA) --as-of $(AS_OF) --reasons 3 --out $(OUT)/scores.csv
 	$(BIN)/churn forecast --data $(DATA) --as-of $(AS_OF) --out $(OUT)/forecast.csv
+	$(BIN)/churn explain --data $(DATA) --as-of $(AS_OF) --compare 30 --account "$$($(BIN)/python -c "import csv; print(next(csv.DictReader(open('$(OUT)/scores.csv')))['account_id'])")"
+	$(BIN)/churn report --data $(DATA) --as-of $(AS_OF) --top $(REPORT_TOP) --out $(OUT)/portfolio.html
+	@echo "Portfolio page: file://$(abspath $(OUT))/portfolio.html"
+
+browser: ## Install Debian's Chromium for the browser tests, unless /usr/bin/chromium is already there
+	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
 test: $(STAMP) ## Run the whole test suite (the command CI runs)
 	$(BIN)/pytest

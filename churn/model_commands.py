@@ -149,6 +149,8 @@ def train_command(
                 raise UsageError(str(err)) from None
         for note in [*result.notes, *(str(w.message) for w in caught if "time-based" in str(w.message))]:
             steps.note(note)
+        if data is not None:
+            _explanation_quality(result, table, data, steps)
         with steps.step(f"Logging to MLflow ({track.configure(tracking_uri)})"):
             params = {
                 "seed": seed,
@@ -168,6 +170,13 @@ def train_command(
         f"Calibration: {result.bundle.calibrator.method}; ECE {result.metrics['test_ece_uncalibrated']:.4f} "
         f"before → {result.metrics['test_ece']:.4f} after."
     )
+    if "test_explanation_hit_rate" in result.metrics:
+        console.print(
+            f"Explanations: the known cause is among the top 3 driver groups for "
+            f"{result.metrics['test_explanation_hit_rate']:.0%} of "
+            f"{result.metrics['test_explanation_hit_rate_rows']:.0f} churned test renewals "
+            f"({result.metrics['test_explanation_hit_rate_features']:.0%} among the top 3 single reasons)."
+        )
     console.print(f"Model v{tracked.model_version} ({tracked.model_uri}): {tracked.decision}")
     print(
         json.dumps(
@@ -180,6 +189,18 @@ def train_command(
             }
         )
     )
+
+
+def _explanation_quality(result, table, data: Path, steps) -> None:
+    """With ground truth next to the data (the demo's ``_truth/``), measure the explanation hit rate."""
+    from explain.evaluate import explanation_hit_rate, load_truth
+
+    truth = load_truth(data)
+    if truth is None:
+        return
+    with steps.step("Checking explanations against the known causes of churn"):
+        rates = explanation_hit_rate(result.bundle, table.frame.iloc[result.split["test"]], truth)
+    result.metrics.update({f"test_{k}": v for k, v in rates.items()})
 
 
 @app.command("backtest")
@@ -316,6 +337,9 @@ def score_command(
     ] = None,
     tracking_uri: TrackingOption = None,
     top: Annotated[int, typer.Option(min=0, help="Show this many accounts with the most ARR at risk.")] = 10,
+    reasons: Annotated[
+        int, typer.Option(min=0, max=10, help="Add the top K reason sentences and driver groups per account.")
+    ] = 0,
 ) -> None:
     """Score the book: renewal probability, churn risk, risk band and ARR at risk per account."""
     from features.io import write_table
@@ -328,7 +352,8 @@ def score_command(
             bundle = _load_model(model_uri, tracking_uri)
         with steps.step(f"Scoring {len(frame):,} accounts"), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            scores = score(bundle, frame, _parse_bands(bands) if bands else None)
+            extra = _reason_columns(bundle, frame, reasons) if reasons else None
+            scores = score(bundle, frame, _parse_bands(bands) if bands else None, extra)
         for warning in caught:
             steps.note(str(warning.message))
         with steps.step(f"Writing {out}"):
@@ -338,6 +363,12 @@ def score_command(
         f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(scores['arr'].sum())} "
         f"({(scores['risk_band'] == 'high').sum()} accounts in the high band)."
     )
+
+
+def _reason_columns(bundle, frame, k: int):
+    from explain.reasons import Explainer, reason_columns
+
+    return reason_columns(Explainer(bundle).explain(frame, risk_reasons=k, protective_reasons=0, warn=False), k)
 
 
 def _top_table(scores, top: int) -> RichTable:
@@ -395,14 +426,6 @@ def forecast_command(
     console.print(_forecast_table(forecast))
     if history is not None:
         console.print(_backtest_table(history))
-
-
-def _money(value: float) -> str:
-    """Compact amounts for tables a person reads: 25.9M, 812k."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{suffix}"
-    return f"{value:.0f}"
 
 
 def _money(value: float) -> str:

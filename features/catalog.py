@@ -33,13 +33,25 @@ CATEGORICAL_FEATURES = ("segment", "plan", "industry", "region")
 
 @dataclass(frozen=True)
 class Feature:
-    """One feature: what it means, in which unit, and which kind of risk driver it speaks for."""
+    """One feature: what it means, in which unit, which kind of risk driver it speaks for, and how to say it.
+
+    The sentence fields are templates that ``explain.sentences`` fills with an account's own
+    numbers: ``{value}`` is this feature, any other feature or snapshot column can be named
+    (``{seats:int}``), ``{typical}`` is the median among renewing accounts in the training
+    data, and a part in ``[...]`` is left out when a value it names is missing. ``when_zero``
+    replaces ``template`` when the value is 0 (``"No urgent tickets open"`` reads better than
+    ``"0 urgent tickets"``); ``missing`` is said when the value is missing, never as zero.
+    """
 
     name: str
     description: str
     unit: str
     group: DriverGroup
     kind: Literal["numeric", "categorical"] = "numeric"
+    label: str = ""  # short noun phrase: "seat utilization", used in change summaries and charts
+    template: str = ""
+    when_zero: str = ""
+    missing: str = ""
 
 
 def metric_slug(metric: str) -> str:
@@ -52,12 +64,29 @@ def _metric_words(metric: str) -> str:
     return metric.replace("_", " ").replace(".", " ")
 
 
+TYPICAL = "[ (renewing accounts: {typical})]"
+
+
 def usage_features(metric: str) -> list[Feature]:
     """The usage family for one metric: level over three windows, trends, recency and regularity."""
     slug, words = metric_slug(metric), _metric_words(metric)
     unit = f"{words} per day"
+    mean_30d, trend_30d = f"usage_{slug}_mean_30d", f"usage_{slug}_trend_30d"
+    comparisons = {
+        7: f"[, against {{{mean_30d}:num}} a day over 30 days]",
+        30: f"[, {{{trend_30d}:change}} from the 30 days before]",
+        90: f"[, {{usage_{slug}_trend_90d:change}} from the 90 days before]",
+    }
     features = [
-        Feature(f"usage_{slug}_mean_{w}d", f"Average daily {words} over the last {w} days", unit, "usage")
+        Feature(
+            f"usage_{slug}_mean_{w}d",
+            f"Average daily {words} over the last {w} days",
+            unit,
+            "usage",
+            label=f"daily {words} ({w}-day average)",
+            template=f"{words.capitalize()} averaged {{value:num}} a day over the last {w} days{comparisons[w]}",
+            when_zero=f"No {words} at all in the last {w} days" + TYPICAL.replace("{typical}", "{typical:num} a day"),
+        )
         for w in USAGE_WINDOWS
     ]
     features += [
@@ -66,17 +95,39 @@ def usage_features(metric: str) -> list[Feature]:
             f"Change in average daily {words}: last {w} days vs the {w} days before (-0.38 = down 38%)",
             "fraction",
             "usage",
+            label=f"{words} trend over {w} days",
+            template=f"Daily {words} {{value:changed}} over the last {w} days compared with the {w} days before"
+            + f"[, to {{usage_{slug}_mean_{w}d:num}} a day]",
+            missing=f"Too little {words} history to measure a {w}-day trend",
         )
         for w in (30, 90)
     ]
     features += [
-        Feature(f"usage_{slug}_days_since_last", f"Days since the last day with any {words}", "days", "usage"),
         Feature(
-            f"usage_{slug}_active_day_share_30d", f"Share of the last 30 days with any {words}", "fraction", "usage"
+            f"usage_{slug}_days_since_last",
+            f"Days since the last day with any {words}",
+            "days",
+            "usage",
+            label=f"days since the last {words}",
+            template=f"The last day with any {words} was {{value:days}} ago"
+            + TYPICAL.replace("{typical}", "{typical:days}"),
+            missing=f"No {words} on record",
+        ),
+        Feature(
+            f"usage_{slug}_active_day_share_30d",
+            f"Share of the last 30 days with any {words}",
+            "fraction",
+            "usage",
+            label=f"days with {words} (share of 30)",
+            template=f"{words.capitalize()} on {{value:pct}} of the last 30 days"
+            + TYPICAL.replace("{typical}", "{typical:pct}"),
+            when_zero=f"Not a single day with {words} in the last 30 days",
         ),
     ]
     return features
 
+
+_ACTIVE_USERS_30D = f"usage_{metric_slug(ACTIVE_USERS_METRIC)}_mean_30d"
 
 ADOPTION = [
     Feature(
@@ -84,148 +135,369 @@ ADOPTION = [
         f"Average daily {_metric_words(ACTIVE_USERS_METRIC)} over the last 30 days divided by licensed seats",
         "fraction",
         "adoption",
+        label="seat utilization",
+        template=f"Seat utilization is {{value:pct}}[ ({{{_ACTIVE_USERS_30D}:int}} of {{seats:int}} seats)]"
+        "[; renewing accounts typically use {typical:pct}]",
+        missing="Seat utilization unknown (no seat count or no active-user data)",
     ),
-    Feature("modules_used_30d", "Product modules used at least once in the last 30 days", "modules", "adoption"),
+    Feature(
+        "modules_used_30d",
+        "Product modules used at least once in the last 30 days",
+        "modules",
+        "adoption",
+        label="modules used",
+        template="{value:count:product module} used in the last 30 days[ (renewing accounts: {typical:int})]",
+        when_zero="No product module used in the last 30 days[ (renewing accounts use {typical:int})]",
+        missing="No module usage on record",
+    ),
     Feature(
         "modules_used_change_30d",
         "Change in modules used: last 30 days minus the 30 days before",
         "modules",
         "adoption",
+        label="change in modules used",
+        template="Modules used changed by {value:signed} compared with the 30 days before[, to {modules_used_30d:int}]",
+        when_zero="Modules used held steady compared with the 30 days before[ ({modules_used_30d:int})]",
+        missing="Too little module history to compare",
     ),
 ]
 
+
+def _ticket_count(priority: str, window: int) -> Feature:
+    kind = priority if priority == "urgent" else f"{priority}-priority"
+    return Feature(
+        f"tickets_{priority}_{window}d",
+        f"{priority.capitalize()}-priority tickets opened in the last {window} days",
+        "tickets",
+        "support",
+        label=f"{priority}-priority tickets ({window} days)",
+        template=f"{{value:count:{kind} ticket}} opened in the last {window} days" + TYPICAL,
+        when_zero=f"No {kind} tickets opened in the last {window} days",
+    )
+
+
 SUPPORT = [
-    *(
-        Feature(
-            f"tickets_{p}_{w}d", f"{p.capitalize()}-priority tickets opened in the last {w} days", "tickets", "support"
-        )
-        for w in TICKET_WINDOWS
-        for p in PRIORITIES
-    ),
+    *(_ticket_count(p, w) for w in TICKET_WINDOWS for p in PRIORITIES),
     Feature(
         f"tickets_urgent_high_{LONG_SUPPORT_WINDOW}d",
         f"Urgent or high-priority tickets opened in the last {LONG_SUPPORT_WINDOW} days",
         "tickets",
         "support",
+        label=f"urgent or high tickets ({LONG_SUPPORT_WINDOW} days)",
+        template=f"{{value:count:urgent or high-priority ticket}} opened in the last {LONG_SUPPORT_WINDOW} days"
+        + TYPICAL,
+        when_zero=f"No urgent or high-priority tickets in the last {LONG_SUPPORT_WINDOW} days",
     ),
-    Feature("tickets_open", "Tickets open on the snapshot date", "tickets", "support"),
     Feature(
-        "oldest_open_ticket_age_days", "Age of the oldest open ticket (missing when none is open)", "days", "support"
+        "tickets_open",
+        "Tickets open on the snapshot date",
+        "tickets",
+        "support",
+        label="open tickets",
+        template="{value:count:ticket} open[, the oldest for {oldest_open_ticket_age_days:days}]",
+        when_zero="No tickets open",
+    ),
+    Feature(
+        "oldest_open_ticket_age_days",
+        "Age of the oldest open ticket (missing when none is open)",
+        "days",
+        "support",
+        label="age of the oldest open ticket",
+        template="The oldest open ticket has been open for {value:days}[ ({tickets_open:count:ticket} open in all)]",
+        missing="No tickets open",
     ),
     Feature(
         f"urgent_high_open_over_{STALE_TICKET_DAYS}d",
         f"Urgent or high-priority tickets open for more than {STALE_TICKET_DAYS} days",
         "tickets",
         "support",
+        label=f"urgent or high tickets open over {STALE_TICKET_DAYS} days",
+        template=f"{{value:count:urgent or high-priority ticket}} open for more than {STALE_TICKET_DAYS} days"
+        "[ (oldest: {oldest_open_ticket_age_days:days})]",
+        when_zero=f"No urgent or high-priority ticket open for more than {STALE_TICKET_DAYS} days",
     ),
     Feature(
         f"median_resolution_days_{SUPPORT_WINDOW}d",
         f"Median days to resolve tickets closed in the last {SUPPORT_WINDOW} days",
         "days",
         "support",
+        label="median time to resolve",
+        template=f"Tickets closed in the last {SUPPORT_WINDOW} days took a median of {{value:days}} to resolve"
+        + TYPICAL.replace("{typical}", "{typical:days}"),
+        missing=f"No tickets closed in the last {SUPPORT_WINDOW} days",
     ),
     Feature(
         f"csat_mean_{SUPPORT_WINDOW}d",
         f"Average CSAT of tickets closed in the last {SUPPORT_WINDOW} days",
         "score 1-5",
         "support",
+        label="CSAT",
+        template=f"Average CSAT over the last {SUPPORT_WINDOW} days is {{value:num}} out of 5"
+        + TYPICAL.replace("{typical}", "{typical:num}"),
+        missing=f"No CSAT rating in the last {SUPPORT_WINDOW} days",
     ),
     Feature(
         f"escalations_{SUPPORT_WINDOW}d",
         f"Escalated tickets among those closed in the last {SUPPORT_WINDOW} days",
         "tickets",
         "support",
+        label="escalations",
+        template=f"{{value:count:escalated ticket}} among those closed in the last {SUPPORT_WINDOW} days",
+        when_zero=f"No escalations in the last {SUPPORT_WINDOW} days",
     ),
 ]
 
 RELATIONSHIP = [
-    Feature("nps_last_score", "Score of the most recent NPS response", "score 0-10", "relationship"),
-    Feature("nps_change", "Most recent NPS score minus the one before it", "points", "relationship"),
-    Feature("days_since_nps_response", "Days since the most recent NPS response", "days", "relationship"),
-    Feature("days_since_champion_left", "Days since the champion last left (missing if never)", "days", "relationship"),
+    Feature(
+        "nps_last_score",
+        "Score of the most recent NPS response",
+        "score 0-10",
+        "relationship",
+        label="latest NPS score",
+        template="Latest NPS response: {value:nps}[, {days_since_nps_response:days} ago]"
+        + TYPICAL.replace("{typical}", "{typical:int}"),
+        missing="No NPS response on record",
+    ),
+    Feature(
+        "nps_change",
+        "Most recent NPS score minus the one before it",
+        "points",
+        "relationship",
+        label="NPS change",
+        template="NPS moved {value:signed} points since the previous response[, to {nps_last_score:int}]",
+        when_zero="NPS unchanged since the previous response[ ({nps_last_score:int})]",
+        missing="Fewer than two NPS responses on record",
+    ),
+    Feature(
+        "days_since_nps_response",
+        "Days since the most recent NPS response",
+        "days",
+        "relationship",
+        label="days since the last NPS response",
+        template="Last NPS response {value:days} ago" + TYPICAL.replace("{typical}", "{typical:days}"),
+        missing="No NPS response on record",
+    ),
+    Feature(
+        "days_since_champion_left",
+        "Days since the champion last left (missing if never)",
+        "days",
+        "relationship",
+        label="days since the champion left",
+        template="The champion left {value:days} ago",
+        missing="No champion departure on record",
+    ),
     Feature(
         "has_champion",
         "1 if the latest champion change was a new champion, 0 if the champion left (missing if unknown)",
         "flag",
         "relationship",
+        label="champion in place",
+        template="A new champion is in place[ (the previous one left {days_since_champion_left:days} ago)]",
+        when_zero="No champion: the last one left[ {days_since_champion_left:days} ago] and no successor is recorded",
+        missing="No champion on record",
     ),
     Feature(
         "exec_sponsor_present",
         "1 if the latest executive sponsor change was an addition, 0 if the sponsor left (missing if unknown)",
         "flag",
         "relationship",
+        label="executive sponsor in place",
+        template="An executive sponsor is in place",
+        when_zero="The executive sponsor left and no successor is recorded",
+        missing="No executive sponsor on record",
     ),
     Feature(
-        "days_since_qbr", "Days since the last quarterly business review (missing if never)", "days", "relationship"
+        "days_since_qbr",
+        "Days since the last quarterly business review (missing if never)",
+        "days",
+        "relationship",
+        label="days since the last business review",
+        template="Last business review {value:days} ago" + TYPICAL.replace("{typical}", "{typical:days}"),
+        missing="No business review on record",
     ),
-    Feature(f"qbrs_{QBR_WINDOW}d", f"Business reviews held in the last {QBR_WINDOW} days", "reviews", "relationship"),
+    Feature(
+        f"qbrs_{QBR_WINDOW}d",
+        f"Business reviews held in the last {QBR_WINDOW} days",
+        "reviews",
+        "relationship",
+        label="business reviews in the last year",
+        template=f"{{value:count:business review}} in the last {QBR_WINDOW} days",
+        when_zero=f"No business review in the last {QBR_WINDOW} days",
+    ),
 ]
 
+_CATEGORY = "[ ({category_churn:pct} of such renewals churned in training, against {overall_churn:pct} overall)]"
+
+
+def _categorical(name: str, description: str, label: str, template: str) -> Feature:
+    return Feature(
+        name,
+        description,
+        "category",
+        "commercial",
+        kind="categorical",
+        label=label,
+        template=template + _CATEGORY,
+        missing=f"No {label} on record",
+    )
+
+
+def _change(name: str, description: str, label: str, template: str, missing: str, unit: str = "fraction") -> Feature:
+    return Feature(name, description, unit, "commercial", label=label, template=template, missing=missing)
+
+
 COMMERCIAL = [
-    Feature("arr", "Annual recurring revenue of the current contract", "currency", "commercial"),
-    Feature("seats", "Licensed seats on the current contract", "seats", "commercial"),
-    Feature("arr_per_seat", "Annual price per licensed seat", "currency per seat", "commercial"),
-    Feature("plan", "Plan of the current contract", "category", "commercial", kind="categorical"),
-    Feature("segment", "Customer segment", "category", "commercial", kind="categorical"),
-    Feature("industry", "Industry of the customer", "category", "commercial", kind="categorical"),
-    Feature("region", "Sales region", "category", "commercial", kind="categorical"),
-    Feature("tenure_days", "Days since the account became a customer", "days", "commercial"),
-    Feature("contract_term_days", "Length of the current contract", "days", "commercial"),
-    Feature("discount_pct", "Discount on the current contract", "fraction", "commercial"),
-    Feature("prior_renewals", "Contracts the account had before the current one", "contracts", "commercial"),
     Feature(
+        "arr",
+        "Annual recurring revenue of the current contract",
+        "currency",
+        "commercial",
+        label="ARR",
+        template="ARR is {value:money}" + TYPICAL.replace("{typical}", "{typical:money}"),
+    ),
+    Feature(
+        "seats",
+        "Licensed seats on the current contract",
+        "seats",
+        "commercial",
+        label="licensed seats",
+        template="{value:count:licensed seat}" + TYPICAL.replace("{typical}", "{typical:int}"),
+    ),
+    Feature(
+        "arr_per_seat",
+        "Annual price per licensed seat",
+        "currency per seat",
+        "commercial",
+        label="price per seat",
+        template="Price per seat is {value:money} a year" + TYPICAL.replace("{typical}", "{typical:money}"),
+    ),
+    _categorical("plan", "Plan of the current contract", "plan", "On the {value} plan"),
+    _categorical("segment", "Customer segment", "segment", "Segment: {value}"),
+    _categorical("industry", "Industry of the customer", "industry", "Industry: {value}"),
+    _categorical("region", "Sales region", "region", "Region: {value}"),
+    Feature(
+        "tenure_days",
+        "Days since the account became a customer",
+        "days",
+        "commercial",
+        label="tenure",
+        template="Customer for {value:duration}" + TYPICAL.replace("{typical}", "{typical:duration}"),
+    ),
+    Feature(
+        "contract_term_days",
+        "Length of the current contract",
+        "days",
+        "commercial",
+        label="contract term",
+        template="Contract term is {value:duration}" + TYPICAL.replace("{typical}", "{typical:duration}"),
+    ),
+    Feature(
+        "discount_pct",
+        "Discount on the current contract",
+        "fraction",
+        "commercial",
+        label="discount",
+        template="Discount is {value:pct}" + TYPICAL.replace("{typical}", "{typical:pct}"),
+        when_zero="No discount on the current contract" + TYPICAL.replace("{typical}", "{typical:pct}"),
+    ),
+    Feature(
+        "prior_renewals",
+        "Contracts the account had before the current one",
+        "contracts",
+        "commercial",
+        label="earlier contracts",
+        template="{value:count:earlier contract} before the current one",
+        when_zero="First contract: the account has never renewed",
+    ),
+    _change(
         "arr_change_at_last_renewal",
         "ARR of the current contract vs the previous one (0.2 = up 20%; missing for a first contract)",
-        "fraction",
-        "commercial",
+        "ARR change at the last renewal",
+        "ARR {value:changed} at the last renewal[ (now {arr:money})]",
+        "First contract: no earlier ARR to compare",
     ),
-    Feature(
+    _change(
         "price_per_seat_change_at_last_renewal",
         "Price per seat of the current contract vs the previous one (0.2 = up 20%)",
-        "fraction",
-        "commercial",
+        "price per seat change at the last renewal",
+        "Price per seat {value:changed} at the last renewal[ (now {arr_per_seat:money})]",
+        "First contract: no earlier price to compare",
     ),
-    Feature(
+    _change(
         "discount_change_at_last_renewal",
         "Discount of the current contract minus the previous one's (-0.2 = 20 points less discount)",
-        "fraction",
-        "commercial",
+        "discount change at the last renewal",
+        "Discount {value:points} at the last renewal[ (now {discount_pct:pct})]",
+        "First contract: no earlier discount to compare",
     ),
-    Feature(
+    _change(
         "price_per_seat_change_12m",
         "Price per seat now vs the contract in force a year earlier (0.25 = up 25%; missing without one)",
-        "fraction",
-        "commercial",
+        "price per seat change over a year",
+        "Price per seat {value:changed} compared with a year ago[ (now {arr_per_seat:money})]",
+        "No contract a year ago to compare prices with",
     ),
-    Feature(
+    _change(
         "discount_change_12m",
         "Discount now minus the discount a year earlier (-0.2 = 20 points less discount)",
-        "fraction",
-        "commercial",
+        "discount change over a year",
+        "Discount {value:points} compared with a year ago[ (now {discount_pct:pct})]",
+        "No contract a year ago to compare discounts with",
     ),
-    Feature("auto_renew", "1 if the contract renews automatically", "flag", "commercial"),
-    Feature("days_to_renewal", "Days from the snapshot date to the renewal date", "days", "commercial"),
+    Feature(
+        "auto_renew",
+        "1 if the contract renews automatically",
+        "flag",
+        "commercial",
+        label="auto-renewal",
+        template="The contract renews automatically",
+        when_zero="The contract does not renew automatically: someone has to sign",
+        missing="Auto-renewal unknown",
+    ),
+    Feature(
+        "days_to_renewal",
+        "Days from the snapshot date to the renewal date",
+        "days",
+        "commercial",
+        label="days to renewal",
+        template="Renewal in {value:days}[ (on {renewal_date:date})]",
+    ),
 ]
 
 BILLING = [
-    Feature("overdue_invoices_open", "Invoices past due and still unpaid on the snapshot date", "invoices", "billing"),
     Feature(
-        f"failed_or_late_invoices_{BILLING_WINDOW}d",
-        f"Invoices due in the last {BILLING_WINDOW} days that failed, were paid late, or are still unpaid",
+        "overdue_invoices_open",
+        "Invoices past due and still unpaid on the snapshot date",
         "invoices",
         "billing",
+        label="overdue invoices",
+        template="{value:count:invoice} past due and unpaid",
+        when_zero="No invoice past due",
     ),
-    Feature(
-        f"failed_or_late_invoices_{LONG_BILLING_WINDOW}d",
-        f"Invoices due in the last {LONG_BILLING_WINDOW} days that failed, were paid late, or are still unpaid",
-        "invoices",
-        "billing",
+    *(
+        Feature(
+            f"failed_or_late_invoices_{w}d",
+            f"Invoices due in the last {w} days that failed, were paid late, or are still unpaid",
+            "invoices",
+            "billing",
+            label=f"failed or late invoices ({w} days)",
+            template=f"{{value:count:problem invoice}} (failed, late or unpaid) among those due in the last {w} days"
+            + TYPICAL.replace("{typical}", "{typical:int}"),
+            when_zero=f"Every invoice due in the last {w} days was paid on time",
+            missing=f"No invoices due in the last {w} days",
+        )
+        for w in (BILLING_WINDOW, LONG_BILLING_WINDOW)
     ),
     Feature(
         f"days_late_mean_{BILLING_WINDOW}d",
         f"Average days late of invoices due in the last {BILLING_WINDOW} days (unpaid ones count until the snapshot)",
         "days",
         "billing",
+        label="days invoices are paid late",
+        template=f"Invoices due in the last {BILLING_WINDOW} days were paid {{value:days}} late on average"
+        + TYPICAL.replace("{typical}", "{typical:days}"),
+        when_zero=f"Invoices due in the last {BILLING_WINDOW} days were paid on time",
+        missing=f"No invoices due in the last {BILLING_WINDOW} days",
     ),
 ]
 
@@ -273,8 +545,14 @@ class Catalog:
     @property
     def version(self) -> str:
         """A short content hash: models record it so a mismatched catalog is caught at load time."""
-        blob = json.dumps(self.to_records(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return records_version(self.to_records())
+
+
+def records_version(records: list[dict[str, str]]) -> str:
+    """The content hash of catalog records exactly as stored, so a bundle saved before the catalog
+    gained a field still verifies (the new field takes its default when loaded)."""
+    blob = json.dumps(records, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 def build_catalog(usage_metrics: Iterable[str]) -> Catalog:

@@ -7,6 +7,7 @@ through the real parser, so tests exercise the same types the loader produces.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -197,3 +198,27 @@ def synthetic_table(n: int = 3000, seed: int = 0, signal: float = 1.0):
         )
     )
     return TrainingTable(frame, catalog)
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """A small demo world (400 accounts, 3 years) with a model trained on it and saved as a folder.
+
+    Real tables, real features, a real LightGBM model: what explanation and report tests need,
+    in about three seconds.
+    """
+    from features import demo_data
+    from features.build import build_training_snapshots
+    from features.load import load_tables
+    from training.dataset import from_snapshots
+    from training.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("small_demo")
+    demo_data.write(demo_data.generate(400, years=3, seed=11), root / "data")
+    tables = load_tables(root / "data")
+    snapshots = build_training_snapshots(tables)
+    result = train(from_snapshots(snapshots.frame, snapshots.catalog), TrainConfig(seed=3))
+    model_dir = result.bundle.save(root / "model")
+    return SimpleNamespace(
+        data=root / "data", tables=tables, snapshots=snapshots, result=result, bundle=result.bundle, model=model_dir
+    )

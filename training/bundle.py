@@ -18,7 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.catalog import Catalog
+from features.catalog import Catalog, records_version
 from features.io import atomic_path
 from training.calibrate import Calibrator
 
@@ -128,7 +128,7 @@ class ModelBundle:
         if document.get("format") != BUNDLE_FORMAT:
             raise ValueError(f"{folder}: bundle format {document.get('format')} is not {BUNDLE_FORMAT}")
         catalog = Catalog.from_records(document["catalog"])
-        if catalog.version != document["catalog_version"]:
+        if records_version(document["catalog"]) != document["catalog_version"]:
             raise ValueError(f"{folder}: the catalog does not match its recorded version; the bundle was edited")
         return cls(
             booster=lgb.Booster(model_file=str(folder / "model.txt")),

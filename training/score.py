@@ -35,8 +35,13 @@ def risk_band(churn_risk: np.ndarray, bands: tuple[float, float]) -> np.ndarray:
     return np.select([churn_risk < low, churn_risk < high], ["low", "medium"], default="high")
 
 
-def score(bundle: ModelBundle, snapshots: pd.DataFrame, bands: tuple[float, float] | None = None) -> pd.DataFrame:
-    """Scores for every snapshot row, riskiest ARR first."""
+def score(
+    bundle: ModelBundle,
+    snapshots: pd.DataFrame,
+    bands: tuple[float, float] | None = None,
+    extra: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Scores for every snapshot row, riskiest ARR first; ``extra`` columns (row-aligned, e.g. reasons) ride along."""
     bands = tuple(bands or bundle.metadata.get("bands") or (0.10, 0.30))  # type: ignore[assignment]
     churn_risk = bundle.churn_probability(snapshots)
     out = pd.DataFrame(index=snapshots.index)
@@ -51,4 +56,7 @@ def score(bundle: ModelBundle, snapshots: pd.DataFrame, bands: tuple[float, floa
     out["risk_band"] = risk_band(churn_risk, bands)  # type: ignore[arg-type]
     out["arr_at_risk"] = pd.to_numeric(out["arr"], errors="coerce") * churn_risk
     out["model_version"] = bundle.version_label
-    return out[SCORE_COLUMNS].sort_values(["arr_at_risk", "account_id"], ascending=[False, True], ignore_index=True)
+    out = out[SCORE_COLUMNS]
+    if extra is not None:
+        out = pd.concat([out, extra.set_axis(out.index)], axis=1)
+    return out.sort_values(["arr_at_risk", "account_id"], ascending=[False, True], ignore_index=True)

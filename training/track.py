@@ -141,7 +141,7 @@ def log_run(
                 name="model",
                 python_model=str(Path(__file__).with_name("pyfunc_model.py")),
                 artifacts={"bundle": str(bundle_dir)},
-                code_paths=[str(_PACKAGE_ROOT / "features"), str(_PACKAGE_ROOT / "training")],
+                code_paths=[str(_PACKAGE_ROOT / name) for name in ("features", "training", "explain")],
                 signature=infer_signature(example, output),
                 input_example=example,
                 pip_requirements=_requirements(),

@@ -1,0 +1,193 @@
+"""``churn explain`` and ``churn report``: why an account is at risk, as text, JSON or a page a CSM opens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.panel import Panel
+from rich.table import Table as RichTable
+
+from churn.app import UsageError, app, console, parse_date, reports_user_errors
+from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption, TrackingOption, _load_model
+from churn.progress import Steps
+
+DataDirOption = Annotated[Path, typer.Option(help="Directory of input tables.")]
+AsOfOption = Annotated[str | None, typer.Option(help="Explain as of this date (default: the day after the data ends).")]
+PlaybookOption = Annotated[
+    Path | None, typer.Option(help="Your playbook YAML: overrides the default plays (see explain/playbook.yaml).")
+]
+
+
+def _context(data: Path, model_uri: str, tracking_uri: str | None, playbook: Path | None, as_of: str | None, steps):
+    """Load tables, model and playbook once; every explain/report command starts here."""
+    from explain.pages import default_as_of
+    from explain.playbook import Playbook, PlaybookError
+    from explain.reasons import Explainer
+    from features.load import load_tables
+    from features.schema import TABLES
+
+    try:
+        plays = Playbook.load(playbook)
+    except PlaybookError as err:
+        raise UsageError(str(err)) from None
+    with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
+        tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
+    with steps.step(f"Loading model {model_uri}"):
+        bundle = _load_model(model_uri, tracking_uri)
+    when = parse_date(as_of, "--as-of") or default_as_of(tables)
+    return tables, Explainer(bundle, plays), when
+
+
+@app.command("explain")
+@reports_user_errors
+def explain_command(
+    data: DataDirOption,
+    account: Annotated[str, typer.Option(help="Account id to explain.")],
+    as_of: AsOfOption = None,
+    compare: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Also explain what changed since this many days earlier.")
+    ] = None,
+    format: Annotated[
+        Literal["text", "json", "html"], typer.Option("--format", help="text (terminal), json, or html (a page).")
+    ] = "text",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
+    model_uri: ModelUriOption = DEFAULT_MODEL_URI,
+    tracking_uri: TrackingOption = None,
+    playbook: PlaybookOption = None,
+) -> None:
+    """Why one account is at risk: top drivers, protective factors, plays, and (--compare) what changed."""
+    from explain.pages import UnknownAccountError, account_pages, explain_accounts
+
+    with Steps(console) as steps:
+        tables, explainer, when = _context(data, model_uri, tracking_uri, playbook, as_of, steps)
+        with steps.step(f"Explaining {account} as of {when.date()}"):
+            try:
+                if format == "html":
+                    page = account_pages(explainer, tables, [account], when, compare_days=compare)[account]
+                    explanation = page.explanation
+                else:
+                    explanation = explain_accounts(explainer, tables, [account], when, compare_days=compare)[0]
+            except UnknownAccountError as err:
+                raise UsageError(str(err)) from None
+    if format == "text":
+        _print_explanation(explanation)
+        return
+    if format == "json":
+        text = json.dumps(explanation.to_dict(), indent=2)
+    else:
+        from explain.report import render_account_page
+
+        text = render_account_page(page)
+    _emit(text, out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    """Write ``text`` atomically to ``out``, or to standard output."""
+    if out is None:
+        typer.echo(text)
+        return
+    from features.io import atomic_path
+
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {out}")
+
+
+def _print_explanation(e) -> None:
+    band_colour = {"low": "green", "medium": "yellow", "high": "red"}.get(e.risk_band, "white")
+    renewal = f"renews {e.renewal_date} ({e.days_to_renewal} days)" if e.renewal_date else "no renewal date"
+    arr = f"ARR ${e.arr:,.0f}" if e.arr is not None else "ARR unknown"
+    header = (
+        f"[bold]{e.account_id}[/] · {e.segment or 'no segment'} · {arr} · {renewal} · as of {e.as_of}\n"
+        f"[bold {band_colour}]{e.summary}[/]\n"
+        f"Renewal probability {e.renewal_probability:.0%}; the average account's churn risk is "
+        f"{e.average_churn_risk:.0%}. Model {e.model_version}."
+    )
+    console.print(Panel(header, title="Renewal risk", title_align="left"), highlight=False)
+    for title, reasons in (("Risk drivers", e.risk_drivers), ("Protective factors", e.protective)):
+        table = RichTable(title=title, title_justify="left", show_lines=False)
+        table.add_column("points", justify="right")
+        table.add_column("group")
+        table.add_column("reason")
+        for r in reasons:
+            table.add_row(f"{r.points:+.1f}", r.group, r.sentence)
+        if not reasons:
+            table.add_row("", "", "none above the average account")
+        console.print(table, highlight=False)
+    if e.change is not None:
+        console.print(Panel(e.change.summary, title="What changed", title_align="left"), highlight=False)
+    if e.plays:
+        table = RichTable(title="Suggested plays", title_justify="left")
+        for column in ("when", "due", "owner", "play"):
+            table.add_column(column)
+        for p in e.plays:
+            due = f"{p.due} ({p.status})" if p.due else p.status
+            table.add_row(p.timing, due, p.owner, f"[bold]{p.title}[/]: {p.action}")
+        console.print(table, highlight=False)
+
+
+@app.command("report")
+@reports_user_errors
+def report_command(
+    data: DataDirOption,
+    out: Annotated[Path, typer.Option(help="The .html page to write.")],
+    account: Annotated[
+        str | None, typer.Option(help="One account's page; without it, the portfolio page and its account pages.")
+    ] = None,
+    as_of: AsOfOption = None,
+    horizon: Annotated[int, typer.Option(min=1, max=730, help="Portfolio: renewals within this many days.")] = 180,
+    top: Annotated[
+        int | None, typer.Option(min=1, help="Portfolio: only the accounts with the most ARR at risk (default all).")
+    ] = None,
+    model_uri: ModelUriOption = DEFAULT_MODEL_URI,
+    tracking_uri: TrackingOption = None,
+    playbook: PlaybookOption = None,
+) -> None:
+    """Self-contained HTML pages for CSMs: one account's page, or the portfolio of renewals with every account's page.
+
+    The portfolio's account pages go to a folder next to it (book.html -> book_accounts/ACCOUNT.html).
+    """
+    from explain.pages import UnknownAccountError, account_pages, portfolio
+    from explain.report import render_account_page, render_portfolio_page
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out {out}: expected a path ending in .html")
+    with Steps(console) as steps:
+        tables, explainer, when = _context(data, model_uri, tracking_uri, playbook, as_of, steps)
+        if account is not None:
+            with steps.step(f"Building the page of {account} as of {when.date()}"):
+                try:
+                    page = account_pages(explainer, tables, [account], when)[account]
+                except UnknownAccountError as err:
+                    raise UsageError(str(err)) from None
+            _emit(render_account_page(page), out)
+            return
+        with steps.step(f"Explaining renewals in the next {horizon} days as of {when.date()}"):
+            book, pages = portfolio(explainer, tables, when, horizon_days=horizon, top=top)
+        folder = out.with_name(f"{out.stem}_accounts")
+        with steps.step(f"Writing {len(pages):,} account pages to {folder}/"):
+            _write_pages(folder, {a: render_account_page(p) for a, p in pages.items()})
+        _emit(render_portfolio_page(book, lambda a: f"{folder.name}/{_page_name(a)}"), out)
+    console.print(
+        f"Portfolio: {len(book.rows):,} renewals, ARR at risk ${book.arr_at_risk_total:,.0f} "
+        f"of ${book.arr_total:,.0f}. Open {out.resolve()}"
+    )
+
+
+def _page_name(account_id: str) -> str:
+    """A file name for an account page: the id with anything unsafe for a path replaced."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]", "_", account_id)[:150] + ".html"
+
+
+def _write_pages(folder: Path, pages: dict[str, str]) -> None:
+    from features.io import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for account_id, html in pages.items():
+        with atomic_path(folder / _page_name(account_id)) as tmp:
+            tmp.write_text(html, encoding="utf-8")

@@ -1,0 +1,197 @@
+"""Assemble what the CSM pages show: explanations with history, for one account or a whole portfolio.
+
+This is the one place that turns tables + model into ``AccountPage`` and ``Portfolio`` records;
+``explain.report`` renders them to HTML, the CLI writes files and the service returns them.
+Everything is batched: the accounts of a portfolio get their monthly snapshots from one
+feature build, their explanations from one ``pred_contrib`` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from explain.change import explain_change
+from explain.history import metric_series, monthly_dates, snapshots_at
+from explain.reasons import Explainer
+from explain.records import AccountPage, Explanation, Portfolio, PortfolioRow, TrendPoint
+from features.load import Tables
+from features.snapshots import scoring_grid
+
+TREND_MONTHS = 6
+PORTFOLIO_HORIZON_DAYS = 180
+SERIES_WEEKS = 26
+
+
+class UnknownAccountError(LookupError):
+    """The account has no contract in force on the date asked for."""
+
+
+def default_as_of(tables: Tables) -> pd.Timestamp:
+    """Today, as far as the data knows: the day after the last day it describes."""
+    return (tables.data_end + pd.Timedelta(days=1)).normalize()
+
+
+def explain_accounts(
+    explainer: Explainer,
+    tables: Tables,
+    account_ids: Sequence[str],
+    as_of: pd.Timestamp,
+    *,
+    compare_days: int | None = None,
+    detail: bool = False,
+) -> list[Explanation]:
+    """Explanations at ``as_of`` (with the change since ``compare_days`` earlier, if given), in the order asked."""
+    as_of = pd.Timestamp(as_of).normalize()
+    dates = [as_of] if not compare_days else [as_of - pd.Timedelta(days=compare_days), as_of]
+    snapshots = snapshots_at(tables, dates, account_ids)
+    now = _rows_at(snapshots, as_of, account_ids)
+    explanations = explainer.explain(now, detail=detail, warn=False)
+    if compare_days:
+        explanations = _with_changes(explainer, explanations, snapshots, dates[0], now)
+    return explanations
+
+
+def _rows_at(snapshots: pd.DataFrame, as_of: pd.Timestamp, account_ids: Sequence[str]) -> pd.DataFrame:
+    """The snapshot rows at ``as_of`` in the order of ``account_ids``; an account without one is an error."""
+    at = snapshots[snapshots["as_of"] == as_of].set_index("account_id", drop=False) if len(snapshots) else None
+    missing = [a for a in account_ids if at is None or a not in at.index]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise UnknownAccountError(
+            f"no contract in force on {as_of.date()} for account(s) {shown}: "
+            "check the id, or pick a date inside one of its contracts with --as-of"
+        )
+    return at.loc[list(account_ids)].reset_index(drop=True)
+
+
+def _with_changes(
+    explainer: Explainer,
+    explanations: list[Explanation],
+    snapshots: pd.DataFrame,
+    then: pd.Timestamp,
+    now: pd.DataFrame,
+) -> list[Explanation]:
+    """Attach the change since ``then`` to every account that had a snapshot on that day too."""
+    earlier = snapshots[snapshots["as_of"] == then].set_index("account_id", drop=False)
+    both = [a for a in now["account_id"] if a in earlier.index]
+    if not both:
+        return explanations
+    changes = dict(
+        zip(
+            both,
+            explain_change(
+                explainer,
+                earlier.loc[both].reset_index(drop=True),
+                now.set_index("account_id", drop=False).loc[both].reset_index(drop=True),
+            ),
+            strict=True,
+        )
+    )
+    return [replace(e, change=changes.get(e.account_id)) for e in explanations]
+
+
+def account_pages(
+    explainer: Explainer,
+    tables: Tables,
+    account_ids: Sequence[str],
+    as_of: pd.Timestamp,
+    *,
+    months: int = TREND_MONTHS,
+    compare_days: int | None = None,
+) -> dict[str, AccountPage]:
+    """Account pages for these accounts: explanation, monthly risk trend, change, weekly metrics.
+
+    The change is against the previous monthly snapshot unless ``compare_days`` says otherwise.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    dates = monthly_dates(as_of, months)
+    then = as_of - pd.Timedelta(days=compare_days) if compare_days else (dates[-2] if len(dates) > 1 else None)
+    if then is not None and then not in dates:
+        dates = sorted([*dates, then])
+    snapshots = snapshots_at(tables, dates, account_ids)
+    now = _rows_at(snapshots, as_of, account_ids)
+    explanations = explainer.explain(now, detail=True, warn=False)
+    if then is not None:
+        explanations = _with_changes(explainer, explanations, snapshots, then, now)
+    trends = _trends(explainer, snapshots, monthly_dates(as_of, months))
+    series = metric_series(tables, list(account_ids), as_of, SERIES_WEEKS)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    return {
+        e.account_id: AccountPage(e, trends.get(e.account_id, []), series.get(e.account_id, []), explainer.bands, stamp)
+        for e in explanations
+    }
+
+
+def _trends(explainer: Explainer, snapshots: pd.DataFrame, dates: list[pd.Timestamp]) -> dict[str, list[TrendPoint]]:
+    """Churn risk at each monthly snapshot date, per account (one scoring call for all of them)."""
+    monthly = snapshots[snapshots["as_of"].isin(dates)]
+    if monthly.empty:
+        return {}
+    risk = explainer.bundle.churn_probability(monthly, warn=False)
+    frame = pd.DataFrame(
+        {"account": monthly["account_id"].to_numpy(), "as_of": monthly["as_of"].to_numpy(), "risk": risk}
+    )
+    frame = frame.sort_values(["account", "as_of"])
+    return {
+        str(account): [
+            TrendPoint(pd.Timestamp(d).date(), float(r)) for d, r in zip(part["as_of"], part["risk"], strict=True)
+        ]
+        for account, part in frame.groupby("account", sort=False)
+    }
+
+
+def renewing_accounts(tables: Tables, as_of: pd.Timestamp, horizon_days: int) -> list[str]:
+    """Accounts whose contract in force on ``as_of`` ends within ``horizon_days``."""
+    grid = scoring_grid(tables.contracts, pd.Timestamp(as_of))
+    return grid.loc[grid["horizon_days"] <= horizon_days, "account_id"].astype("str").tolist()
+
+
+def portfolio(
+    explainer: Explainer,
+    tables: Tables,
+    as_of: pd.Timestamp,
+    *,
+    horizon_days: int = PORTFOLIO_HORIZON_DAYS,
+    top: int | None = None,
+    months: int = TREND_MONTHS,
+) -> tuple[Portfolio, dict[str, AccountPage]]:
+    """Accounts renewing within ``horizon_days``, riskiest ARR first (the ``top`` of them), with their pages."""
+    as_of = pd.Timestamp(as_of).normalize()
+    accounts = renewing_accounts(tables, as_of, horizon_days)
+    if top is not None and accounts:
+        current = explain_accounts(explainer, tables, accounts, as_of)
+        ranked = sorted(current, key=lambda e: (-(e.arr_at_risk or 0.0), e.account_id))
+        accounts = [e.account_id for e in ranked[:top]]
+    pages = account_pages(explainer, tables, accounts, as_of, months=months) if accounts else {}
+    rows = sorted((_row(page) for page in pages.values()), key=lambda r: (-(r.arr_at_risk or 0.0), r.account_id))
+    book = Portfolio(
+        as_of=as_of.date(),
+        horizon_days=horizon_days,
+        model_version=explainer.bundle.version_label,
+        rows=rows,
+        bands=explainer.bands,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return book, pages
+
+
+def _row(page: AccountPage) -> PortfolioRow:
+    e = page.explanation
+    return PortfolioRow(
+        account_id=e.account_id,
+        segment=e.segment,
+        arr=e.arr,
+        renewal_date=e.renewal_date,
+        days_to_renewal=e.days_to_renewal,
+        churn_risk=e.churn_risk,
+        risk_band=e.risk_band,
+        arr_at_risk=e.arr_at_risk,
+        top_groups=[g.group for g in e.groups if g.points > 0][:3],
+        top_reason=e.risk_drivers[0].sentence if e.risk_drivers else "Nothing stands out above the average account",
+        trend=[float(np.round(p.churn_risk, 4)) for p in page.trend],
+    )

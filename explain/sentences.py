@@ -1,0 +1,270 @@
+"""Reason sentences: catalog templates filled with an account's own numbers, never free text.
+
+A template is a ``str.format`` string over the snapshot row. ``{value}`` is the feature being
+explained, ``{typical}`` its median among renewing accounts in the training data, and any
+other feature or snapshot column can be named (``{seats:int}``). The format spec picks the
+wording of a number (see ``FORMATS``): ``{value:changed}`` says "fell 38%", ``{value:count:ticket}``
+says "2 tickets". A part in square brackets is dropped when a value it names is missing, so
+"Seat utilization is 22% (41 of 190 seats)" loses its parenthesis when seats are unknown
+instead of saying "nan". The whole sentence switches to the feature's ``missing`` text when
+the value itself is missing: missing is said as missing, never as zero.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Callable, Mapping
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import Feature
+
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+class MissingValueError(Exception):
+    """A placeholder named a value the row does not have; the enclosing optional part is dropped."""
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return not math.isfinite(float(value))
+    return False
+
+
+def number(x: float) -> str:
+    """A number as people say it: 41, 4.2, 0.35, 1,250."""
+    x = float(x)
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 10 or x == int(x):
+        return f"{x:.0f}"
+    if abs(x) >= 1:
+        return f"{x:.1f}".rstrip("0").rstrip(".")
+    return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def percent(x: float) -> str:
+    """0.224 -> "22%"; small shares keep a decimal so 0.004 is not "0%"."""
+    p = 100 * float(x)
+    return f"{p:.1f}%" if 0 < abs(p) < 1 else f"{p:.0f}%"
+
+
+def changed(x: float) -> str:
+    """A relative change as a verb: -0.38 -> "fell 38%", 0.12 -> "rose 12%", 0.001 -> "held steady"."""
+    x = float(x)
+    if abs(x) < 0.005:
+        return "held steady"
+    return f"{'rose' if x > 0 else 'fell'} {percent(abs(x))}"
+
+
+def change(x: float) -> str:
+    """A relative change as an adjective phrase: -0.38 -> "down 38%", 0.12 -> "up 12%"."""
+    x = float(x)
+    if abs(x) < 0.005:
+        return "unchanged"
+    return f"{'up' if x > 0 else 'down'} {percent(abs(x))}"
+
+
+def points(x: float) -> str:
+    """A change in a share, in points: -0.2 -> "fell 20 points", 0.05 -> "rose 5 points"."""
+    p = 100 * float(x)
+    if abs(p) < 0.5:
+        return "held steady"
+    return f"{'rose' if p > 0 else 'fell'} {number(abs(p))} points"
+
+
+def days(x: float) -> str:
+    """Days, rounded to whole days (a ticket open 0.3 days was opened "today")."""
+    n = round(float(x))
+    if n == 0:
+        return "less than a day"
+    return f"{n:,} day" if n == 1 else f"{n:,} days"
+
+
+def duration(x: float) -> str:
+    """Days as the largest sensible unit: 45 days, 8 months, 2.3 years."""
+    d = float(x)
+    if d < 60:
+        return days(d)
+    if d < 730:
+        months = round(d / 30.44)
+        return f"{months} months"
+    return f"{d / 365.25:.1f} years"
+
+
+def money(x: float) -> str:
+    """$950, $12.5k, $1.2M."""
+    x = float(x)
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    if x >= 1e6:
+        return f"{sign}${x / 1e6:.1f}M"
+    if x >= 1e4:
+        return f"{sign}${x / 1e3:.0f}k"
+    if x >= 1e3:
+        return f"{sign}${x / 1e3:.1f}k"
+    return f"{sign}${x:,.0f}"
+
+
+def signed(x: float) -> str:
+    """+2, -1, 0."""
+    x = float(x)
+    return f"{x:+.0f}" if x == int(x) else f"{x:+.1f}"
+
+
+def nps(x: float) -> str:
+    """An NPS score with its class: "4 out of 10 (a detractor)"."""
+    score = round(float(x))
+    kind = "a detractor" if score <= 6 else "a passive" if score <= 8 else "a promoter"
+    return f"{score} out of 10 ({kind})"
+
+
+def as_date(x: object) -> str:
+    """14 Feb 2027."""
+    return pd.Timestamp(x).strftime("%-d %b %Y")
+
+
+def count(x: float, noun: str) -> str:
+    """2 tickets, 1 ticket; "urgent or high-priority ticket" pluralises its last word."""
+    n = round(float(x))
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {_plural(noun)}"
+
+
+def _plural(noun: str) -> str:
+    head, _, last = noun.rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") and last[-2:-1] not in "aeiou" else last + "s"
+    return f"{head} {last}" if head else last
+
+
+FORMATS: dict[str, Callable[[float], str]] = {
+    "num": number,
+    "int": lambda x: f"{round(float(x)):,}",
+    "pct": percent,
+    "change": change,
+    "changed": changed,
+    "points": points,
+    "days": days,
+    "duration": duration,
+    "money": money,
+    "signed": signed,
+    "nps": nps,
+    "date": as_date,
+}
+
+UNIT_FORMATS = {"fraction": "pct", "currency": "money", "currency per seat": "money", "days": "days", "flag": "int"}
+
+
+def default_format(unit: str) -> str:
+    """The format spec a bare ``{value}`` gets from the feature's unit."""
+    return UNIT_FORMATS.get(unit, "num")
+
+
+def format_value(value: object, spec: str) -> str:
+    """One value in one format spec; dates and text pass through, missing raises ``MissingValueError``."""
+    if _is_missing(value):
+        raise MissingValueError
+    if isinstance(value, date | np.datetime64):  # datetime and pd.Timestamp are dates too
+        return as_date(value)
+    if isinstance(value, str):
+        return value
+    if spec.startswith("count:"):
+        return count(float(value), spec.removeprefix("count:"))
+    if spec == "":
+        return number(float(value))
+    try:
+        return FORMATS[spec](float(value))
+    except KeyError:
+        raise ValueError(f"unknown format spec {spec!r}; known: count:<noun>, {', '.join(FORMATS)}") from None
+
+
+class _RowFormatter(string.Formatter):
+    """``str.format`` over a snapshot row, with the wording specs above and missing values raised."""
+
+    def __init__(self, row: Mapping[str, object], default_spec: str):
+        self.row = row
+        self.default_spec = default_spec
+
+    def get_value(self, key, args, kwargs):
+        if key not in self.row:
+            raise MissingValueError
+        return self.row[key]
+
+    def format_field(self, value, format_spec):
+        return format_value(value, format_spec or ("" if isinstance(value, str) else self.default_spec))
+
+
+def fill(template: str, row: Mapping[str, object], default_spec: str = "num") -> str:
+    """Fill ``template`` from ``row``: optional ``[...]`` parts that name a missing value are dropped.
+
+    Raises ``MissingValueError`` when a placeholder outside brackets is missing.
+    """
+    formatter = _RowFormatter(row, default_spec)
+
+    def optional(match: re.Match) -> str:
+        try:
+            return formatter.format(match.group(1))
+        except MissingValueError:
+            return ""
+
+    return formatter.format(_OPTIONAL.sub(lambda m: optional(m).replace("{", "{{").replace("}", "}}"), template))
+
+
+def generic_template(feature: Feature) -> str:
+    """For features without a template of their own (bring-your-own snapshot tables)."""
+    label = feature.label or feature.description or feature.name.replace("_", " ")
+    if feature.kind == "categorical":
+        return f"{label.capitalize()}: {{value}}"
+    return f"{label[:1].upper()}{label[1:]} is {{value}}[ (renewing accounts: {{typical}})]"
+
+
+def missing_sentence(feature: Feature) -> str:
+    label = feature.label or feature.description or feature.name.replace("_", " ")
+    return feature.missing or f"No {label[:1].lower()}{label[1:]} on record"
+
+
+def sentence(feature: Feature, row: Mapping[str, object], reference: Mapping[str, object] | None = None) -> str:
+    """The reason sentence for ``feature`` on one snapshot ``row``.
+
+    ``reference`` gives the comparison numbers from training: ``typical`` (median among renewing
+    accounts) and, for categories, ``category_churn`` and ``overall_churn``.
+    """
+    value = row.get(feature.name)
+    if _is_missing(value):
+        return missing_sentence(feature)
+    context = {**row, "value": value, **_comparisons(feature, value, reference or {})}
+    template = feature.template or generic_template(feature)
+    if feature.when_zero and not isinstance(value, str) and float(value) == 0:
+        template = feature.when_zero
+    try:
+        text = fill(template, context, default_format(feature.unit))
+    except MissingValueError:  # a required companion value is missing: fall back to the value alone
+        text = fill(generic_template(feature), context, default_format(feature.unit))
+    return text[:1].upper() + text[1:]
+
+
+def _comparisons(feature: Feature, value: object, reference: Mapping[str, object]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    if "typical" in reference:
+        found["typical"] = reference["typical"]
+    categories = reference.get("category_churn")
+    if isinstance(categories, Mapping) and str(value) in categories:
+        found["category_churn"] = categories[str(value)]
+        found["overall_churn"] = reference.get("overall_churn")
+    return {k: v for k, v in found.items() if not _is_missing(v)}
+
+
+def display_value(feature: Feature, value: object) -> str:
+    """The value alone, as a person reads it ("22%", "41", "$12k", "not on record")."""
+    if _is_missing(value):
+        return "not on record"
+    spec = default_format(feature.unit)
+    if feature.unit == "flag":
+        return "yes" if float(value) else "no"  # type: ignore[arg-type]
+    return format_value(value, "" if isinstance(value, str) else spec)

@@ -1,0 +1,134 @@
+"""Contributions, points and driver groups: exact, additive, order-preserving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+
+from explain.evaluate import explanation_hit_rate
+from explain.reasons import Explainer, attribute, reason_columns, to_points, top_risk_groups
+from features.catalog import DRIVER_GROUPS
+
+
+@pytest.fixture(scope="module")
+def rows(small_demo):
+    return small_demo.snapshots.frame.iloc[small_demo.result.split["test"]].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def attribution(small_demo, rows):
+    return attribute(small_demo.bundle, rows)
+
+
+def test_contributions_are_tree_shap_and_add_up_to_the_raw_score(small_demo, rows, attribution):
+    bundle = small_demo.bundle
+    raw = bundle.raw_score(rows)
+    np.testing.assert_allclose(attribution.contributions.sum(axis=1) + attribution.average_raw, raw, atol=1e-9)
+    explainer = shap.TreeExplainer(bundle.booster)
+    values = explainer.shap_values(bundle.matrix(rows))
+    values = values[1] if isinstance(values, list) else values
+    np.testing.assert_allclose(attribution.contributions, values, atol=1e-6)
+
+
+def test_points_add_up_to_risk_minus_the_average_account(attribution):
+    total = attribution.points.sum(axis=1)
+    np.testing.assert_allclose(total, 100 * (attribution.churn_risk - attribution.average_churn_risk), atol=1e-9)
+
+
+def test_points_keep_each_contributions_sign_and_order(attribution):
+    c, p = attribution.contributions, attribution.points
+    moved = np.abs(attribution.raw - attribution.average_raw) > 1e-6
+    assert np.all(np.sign(p[moved]) == np.sign(c[moved]) * (np.abs(p[moved]) > 0))
+    for i in np.flatnonzero(moved)[:50]:
+        assert np.array_equal(np.argsort(c[i], kind="stable"), np.argsort(p[i], kind="stable"))
+
+
+def test_points_at_the_average_raw_score_use_the_calibrators_slope(small_demo):
+    calibrator = small_demo.bundle.calibrator
+    contributions = np.array([[0.3, -0.3]])
+    points = to_points(contributions, np.array([0.0]), 0.0, calibrator)
+    assert points[0, 0] > 0 > points[0, 1]
+    assert points.sum() == pytest.approx(0.0)
+
+
+def test_group_shares_are_the_sums_of_their_features(attribution):
+    groups = attribution.group_points()
+    assert groups.shape[1] == len(DRIVER_GROUPS)
+    np.testing.assert_allclose(groups.sum(axis=1), attribution.points.sum(axis=1), atol=1e-9)
+    names = np.asarray(attribution.groups)
+    for j, group in enumerate(DRIVER_GROUPS):
+        np.testing.assert_allclose(groups[:, j], attribution.points[:, names == group].sum(axis=1), atol=1e-9)
+
+
+def test_top_groups_only_name_groups_that_add_risk(attribution):
+    shares = attribution.group_points()
+    for i, tops in enumerate(top_risk_groups(attribution, 3)):
+        assert len(tops) <= 3
+        values = [shares[i, DRIVER_GROUPS.index(g)] for g in tops]
+        assert all(v > 0 for v in values) and values == sorted(values, reverse=True)
+
+
+def test_explanations_hold_top_drivers_protective_factors_and_groups(small_demo, rows):
+    explanations = Explainer(small_demo.bundle).explain(rows.head(40), detail=True)
+    assert len(explanations) == 40
+    for e in explanations:
+        assert len(e.risk_drivers) <= 3 and len(e.protective) <= 2
+        assert all(r.points > 0 for r in e.risk_drivers) and all(r.points < 0 for r in e.protective)
+        assert [r.points for r in e.risk_drivers] == sorted((r.points for r in e.risk_drivers), reverse=True)
+        assert {g.group for g in e.groups} <= set(DRIVER_GROUPS)
+        assert sum(g.points for g in e.groups) == pytest.approx(100 * (e.churn_risk - e.average_churn_risk))
+        assert sum(r.points for r in e.features) == pytest.approx(100 * (e.churn_risk - e.average_churn_risk))
+        assert e.renewal_probability == pytest.approx(1 - e.churn_risk)
+        assert e.summary.startswith(e.risk_band.capitalize())
+        for reason in e.risk_drivers + e.protective:
+            assert reason.group == small_demo.bundle.catalog[reason.feature].group
+            assert reason.sentence and "nan" not in reason.sentence
+        data = e.to_dict()
+        assert isinstance(data["as_of"], str) and "features" not in data
+
+
+def test_missing_values_are_explained_as_missing(small_demo, rows):
+    frame = rows.head(20).copy()
+    frame["nps_last_score"] = np.nan
+    for e in Explainer(small_demo.bundle).explain(frame, detail=True):
+        nps = [r for r in e.features if r.feature == "nps_last_score"]
+        if nps:
+            assert nps[0].value is None and nps[0].sentence == "No NPS response on record"
+
+
+def test_reason_columns_flatten_the_top_reasons(small_demo, rows):
+    explanations = Explainer(small_demo.bundle).explain(rows.head(10), risk_reasons=2, protective_reasons=0)
+    columns = reason_columns(explanations, 2)
+    assert list(columns.columns) == [
+        "top_groups",
+        *(f"reason_{n}{s}" for n in (1, 2) for s in ("", "_group", "_feature", "_points")),
+    ]
+    first = explanations[0].risk_drivers[0]
+    assert columns.loc[0, "reason_1"] == first.sentence and columns.loc[0, "reason_1_group"] == first.group
+
+
+def test_reference_numbers_travel_with_the_bundle(small_demo, tmp_path):
+    from training.bundle import ModelBundle
+
+    reference = small_demo.bundle.metadata["reference"]
+    assert 0 < reference["seat_utilization_30d"]["typical"] < 1
+    assert "category_churn" in reference["segment"]
+    loaded = ModelBundle.load(small_demo.bundle.save(tmp_path / "b"))
+    assert loaded.metadata["reference"] == reference
+
+
+def test_hit_rate_counts_the_true_group_among_the_top_three(small_demo, rows):
+    churned = rows[rows["churned"] == 1]
+    attribution = attribute(small_demo.bundle, churned)
+    best = [tops[0] if tops else "usage" for tops in top_risk_groups(attribution, 1)]
+    truth = pd.DataFrame({"contract_id": churned["contract_id"], "primary_driver": best})
+    assert explanation_hit_rate(small_demo.bundle, rows, truth)["explanation_hit_rate"] == pytest.approx(
+        np.mean([bool(t) for t in top_risk_groups(attribution, 1)])
+    )
+    absent = [next(g for g in DRIVER_GROUPS if g not in tops) for tops in top_risk_groups(attribution, 3)]
+    truth = pd.DataFrame({"contract_id": churned["contract_id"], "primary_driver": absent})
+    assert explanation_hit_rate(small_demo.bundle, rows, truth)["explanation_hit_rate"] == 0.0
+    unknown = truth.assign(primary_driver="unobservable")
+    assert explanation_hit_rate(small_demo.bundle, rows, unknown) == {}
