@@ -64,7 +64,10 @@ def test_movement_and_summary_wording():
     )
     assert movement_phrase("plan", "pro", "starter", "pro", "starter") == "plan changed from pro to starter"
     assert change_summary(0.2, 30, 0.10, 0.102, []) == "Risk about the same since 30 days ago (10%)"
-    assert change_summary(-12.0, 30, 0.40, 0.28, []) == "Risk down 12 points since 30 days ago (40% to 28%), from many small changes"
+    assert (
+        change_summary(-12.0, 30, 0.40, 0.28, [])
+        == "Risk down 12 points since 30 days ago (40% to 28%), from many small changes"
+    )
 
 
 def test_snapshots_at_past_dates_are_point_in_time(small_demo, as_of, renewing):
@@ -92,7 +95,7 @@ def test_snapshots_at_past_dates_are_point_in_time(small_demo, as_of, renewing):
 
 def test_weekly_series_count_zero_weeks_and_leave_unknown_weeks_empty(small_demo, as_of, renewing):
     series = metric_series(small_demo.tables, renewing[:3], as_of, weeks=26)
-    for account, charts in series.items():
+    for charts in series.values():
         names = [s.name for s in charts]
         assert "usage_active_users" in names and "tickets_opened" in names and "modules_used" in names
         for chart in charts:
@@ -117,7 +120,7 @@ def test_explain_accounts_with_compare(explainer, small_demo, as_of, renewing):
 
 
 def test_unknown_account_is_a_clear_error(explainer, small_demo, as_of):
-    with pytest.raises(UnknownAccountError, match="no contract in force on .* NOPE"):
+    with pytest.raises(UnknownAccountError, match=r"no contract in force on .* NOPE"):
         explain_accounts(explainer, small_demo.tables, ["NOPE"], as_of)
 
 

@@ -29,7 +29,9 @@ def test_conditions_pick_the_specific_play_and_fall_back_to_the_general_one():
     steady = {"usage_logins_trend_30d": 0.02, "usage_logins_days_since_last": 1.0}
     assert playbook.plays_for([_reason("usage")], steady, as_of, renewal)[0].id == "usage-health-check"
     no_champion = {"has_champion": 0.0}
-    assert playbook.plays_for([_reason("relationship")], no_champion, as_of, renewal)[0].id == "relationship-new-champion"
+    assert (
+        playbook.plays_for([_reason("relationship")], no_champion, as_of, renewal)[0].id == "relationship-new-champion"
+    )
 
 
 def test_plays_are_placed_on_the_renewal_calendar():

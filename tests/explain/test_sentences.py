@@ -1,4 +1,4 @@
-"""Reason sentences: every catalog entry renders with the account's numbers, says missing as missing, never leaks markup."""
+"""Reason sentences: every catalog entry renders the account's numbers and says missing as missing."""
 
 from __future__ import annotations
 
