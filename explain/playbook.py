@@ -9,6 +9,7 @@ is reported with the file, the play and the field, not discovered at the first a
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import os
 import re
@@ -51,8 +52,7 @@ class Condition(BaseModel):
 
     def holds(self, row: Mapping[str, object]) -> bool:
         """True when any snapshot column matching ``feature`` passes the test."""
-        names = [n for n in row if fnmatch.fnmatchcase(n, self.feature)]
-        return any(self._test(row[n]) for n in names)
+        return any(self._test(row[n]) for n in _matching(self.feature, tuple(row)))
 
     def _test(self, value: object) -> bool:
         try:
@@ -68,6 +68,12 @@ class Condition(BaseModel):
         if self.above is not None:
             return number > self.above
         return number == self.equals
+
+
+@functools.lru_cache(maxsize=256)
+def _matching(pattern: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Columns a wildcard pattern names; cached because every row of a batch has the same columns."""
+    return tuple(name for name in columns if fnmatch.fnmatchcase(name, pattern))
 
 
 class PlayRule(BaseModel):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from explain.report import render_account_page, render_portfolio_page
+from tests.browser.conftest import ARTIFACTS
 from tests.explain_fixtures import make_account_page, make_explanation, make_portfolio
 
 pytestmark = pytest.mark.slow
@@ -69,3 +70,28 @@ def test_empty_portfolio(open_page, tmp_path):
 
     assert opened.page.get_by_text("No renewals in the next 90 days").is_visible()
     assert opened.errors == []
+
+
+def test_real_portfolio_and_account_pages_from_the_cli(open_page, small_demo, tmp_path):
+    """The pages `churn report` writes from a real model and real data, opened and clicked through."""
+    from typer.testing import CliRunner
+
+    from churn.cli import app
+
+    out = tmp_path / "book.html"
+    args = ["report", "--data", str(small_demo.data), "--model-uri", str(small_demo.model), "--top", "5"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    opened = open_page(out.as_uri())
+    page = opened.page
+    assert page.locator("#portfolio tr.account-row").count() == 5
+    assert opened.errors == []
+    first = page.locator("#portfolio tr.account-row a").first
+    account = first.inner_text()
+    first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("#account-header h1").inner_text() == account
+    for section in ("#risk", "#risk-trend svg", "#waterfall svg", "#reasons", "#plays", "#metrics"):
+        assert page.locator(section).first.is_visible(), section
+    page.screenshot(path=str(ARTIFACTS / "test_real_account_page.png"), full_page=True)

@@ -1,0 +1,145 @@
+"""`churn explain`, `churn report` and `churn score --reasons` on a real (small) demo world."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churn.cli import app
+from explain.pages import default_as_of, renewing_accounts
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def world(small_demo):
+    as_of = default_as_of(small_demo.tables)
+    account = renewing_accounts(small_demo.tables, as_of, 180)[0]
+    base = ["--data", str(small_demo.data), "--model-uri", str(small_demo.model)]
+    return small_demo, as_of, account, base
+
+
+def _ok(args):
+    result = runner.invoke(app, args, env={"COLUMNS": "160", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_explain_text_names_drivers_plays_and_the_change(world):
+    _, _, account, base = world
+    out = _ok(["explain", *base, "--account", account, "--compare", "30"]).output
+    for heading in ("Renewal risk", "Risk drivers", "Protective factors", "What changed", "chance of not renewing"):
+        assert heading in out
+    assert account in out
+
+
+def test_explain_json_is_the_explanation(world, tmp_path):
+    _, as_of, account, base = world
+    path = tmp_path / "e.json"
+    _ok(["explain", *base, "--account", account, "--format", "json", "--compare", "30", "--out", str(path)])
+    data = json.loads(path.read_text())
+    assert data["account_id"] == account and data["as_of"] == str(as_of.date())
+    assert 0 <= data["churn_risk"] <= 1 and data["risk_band"] in ("low", "medium", "high")
+    assert sum(g["points"] for g in data["groups"]) == pytest.approx(
+        100 * (data["churn_risk"] - data["average_churn_risk"]), abs=1e-6
+    )
+    assert data["change"]["points"] == pytest.approx(
+        100 * (data["change"]["churn_risk_now"] - data["change"]["churn_risk_then"])
+    )
+    for reason in data["risk_drivers"]:
+        assert set(reason) >= {"group", "feature", "value", "contribution", "sentence"}
+    for play in data["plays"]:
+        assert play["timing"].startswith("T-") and play["because"]
+
+
+def test_explain_html_is_one_self_contained_page(world, tmp_path):
+    _, _, account, base = world
+    path = tmp_path / "a.html"
+    _ok(["explain", *base, "--account", account, "--format", "html", "--out", str(path)])
+    html = path.read_text()
+    assert html.startswith("<!DOCTYPE html>") and account in html
+    assert "<script src" not in html and "<link" not in html
+
+
+def test_a_custom_playbook_changes_the_plays(world, tmp_path):
+    _, _, account, base = world
+    playbook = tmp_path / "plays.yaml"
+    groups = ("usage", "adoption", "support", "relationship", "commercial", "billing")
+    playbook.write_text(
+        "replace: true\nplays:\n"
+        + "".join(
+            f"  - {{id: only-{g}, group: {g}, title: Ours {g}, action: Do it, owner: Us, timing: T-30}}\n"
+            for g in groups
+        )
+    )
+    out = tmp_path / "e.json"
+    _ok(["explain", *base, "--account", account, "--format", "json", "--playbook", str(playbook), "--out", str(out)])
+    plays = json.loads(out.read_text())["plays"]
+    assert plays and all(p["id"].startswith("only-") and p["timing"] == "T-30" for p in plays)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--account", "NOPE"], "no contract in force"),
+        (["--account", "X", "--as-of", "someday"], "is not a date"),
+        (["--account", "X", "--playbook", "missing.yaml"], "playbook file not found"),
+    ],
+)
+def test_explain_mistakes_are_one_clear_paragraph(world, extra, message):
+    _, _, _, base = world
+    result = runner.invoke(app, ["explain", *base, *extra], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_report_writes_the_portfolio_and_every_account_page(world, tmp_path):
+    *_, base = world
+    out = tmp_path / "book.html"
+    result = _ok(["report", *base, "--top", "12", "--out", str(out)])
+    assert "Portfolio: 12 renewals" in result.output.replace("\n", " ")
+    html = out.read_text()
+    links = _links(html)
+    assert len(links) == 12 and all(link.startswith("book_accounts/") for link in links)
+    for link in links:
+        assert (tmp_path / link).read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_for_one_account(world, tmp_path):
+    _, _, account, base = world
+    out = tmp_path / "one.html"
+    _ok(["report", *base, "--account", account, "--out", str(out)])
+    assert 'id="waterfall"' in out.read_text()
+
+
+def test_report_needs_an_html_path(world, tmp_path):
+    _, _, _, base = world
+    result = runner.invoke(app, ["report", *base, "--out", str(tmp_path / "book.pdf")])
+    assert result.exit_code == 2 and "expected a path ending in .html" in result.output
+    assert not (tmp_path / "book.pdf").exists()
+
+
+def test_score_with_reasons_adds_sentences_and_groups(world, tmp_path):
+    _, as_of, _, base = world
+    out = tmp_path / "scores.csv"
+    _ok(["score", *base, "--as-of", str(as_of.date()), "--reasons", "2", "--out", str(out)])
+    scores = pd.read_csv(out)
+    assert {"reason_1", "reason_1_group", "reason_2", "reason_2_points", "top_groups"} <= set(scores.columns)
+    assert scores["reason_1"].notna().mean() > 0.9
+    assert scores["arr_at_risk"].is_monotonic_decreasing
+
+
+def _links(html: str) -> list[str]:
+    found: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                found.append(dict(attrs).get("href", ""))
+
+    Links().feed(html)
+    return found
