@@ -7,7 +7,8 @@ reports calibration (ECE) and both baselines on the same rows.
 
     python benchmarks/eval_vs_oracle.py [--data data/demo] [--seed 7]
 
-Targets (issue #3): AUC within 0.03 of the oracle, ECE <= 0.02, and better than both baselines.
+Targets: AUC within 0.03 of the oracle, ECE <= 0.02, better than both baselines (issue #3);
+explanation hit rate >= 0.80 (issue #4): the true cause among the top 3 driver groups.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from explain.evaluate import explanation_hit_rate
 from features.build import build_training_snapshots
 from features.load import load_tables
 from training.dataset import from_snapshots
@@ -62,12 +64,20 @@ def main() -> None:
     }
     from training.evaluate import expected_calibration_error
 
+    hit = explanation_hit_rate(result.bundle, snapshots.frame.iloc[result.split["test"]], truth)
+    report["explanation_hit_rate"] = round(hit["explanation_hit_rate"], 4)
+    report["explanation_hit_rate_features"] = round(hit["explanation_hit_rate_features"], 4)
+    report["explanation_hit_rate_rows"] = int(hit["explanation_hit_rate_rows"])
+    report["explanation_hit_rate_by_group"] = {
+        k.split("__")[1]: round(v, 3) for k, v in hit.items() if k.startswith("explanation_hit_rate__")
+    }
     report["oracle_ece"] = round(expected_calibration_error(y, 1 - test["true_renewal_probability"].to_numpy()), 4)
     report["gap_to_oracle"] = round(report["oracle_roc_auc"] - report["model_roc_auc"], 4)
     report["meets_targets"] = bool(
         report["gap_to_oracle"] <= 0.03
         and report["model_ece"] <= 0.02
         and report["model_roc_auc"] > max(report["baseline_logreg_roc_auc"], report["baseline_rules_roc_auc"])
+        and report["explanation_hit_rate"] >= 0.80
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "eval_vs_oracle.json").write_text(json.dumps(report, indent=2, default=str))
