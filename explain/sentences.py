@@ -12,10 +12,13 @@ the value itself is missing: missing is said as missing, never as zero.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import re
 import string
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -184,36 +187,66 @@ def format_value(value: object, spec: str) -> str:
         raise ValueError(f"unknown format spec {spec!r}; known: count:<noun>, {', '.join(FORMATS)}") from None
 
 
-class _RowFormatter(string.Formatter):
-    """``str.format`` over a snapshot row, with the wording specs above and missing values raised."""
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    spec: str
 
-    def __init__(self, row: Mapping[str, object], default_spec: str):
-        self.row = row
-        self.default_spec = default_spec
 
-    def get_value(self, key, args, kwargs):
-        if key not in self.row:
-            raise MissingValueError
-        return self.row[key]
+@dataclass(frozen=True)
+class _Optional:
+    parts: tuple
 
-    def format_field(self, value, format_spec):
-        return format_value(value, format_spec or ("" if isinstance(value, str) else self.default_spec))
+
+@functools.lru_cache(maxsize=4096)
+def _compile(template: str) -> tuple:
+    """A template parsed once into literals, fields and optional groups (explanations render thousands)."""
+    parts: list = []
+    position = 0
+    for match in _OPTIONAL.finditer(template):
+        parts += _fields(template[position : match.start()])
+        parts.append(_Optional(tuple(_fields(match.group(1)))))
+        position = match.end()
+    return tuple(parts + _fields(template[position:]))
+
+
+def _fields(text: str) -> list:
+    parts: list = []
+    for literal, name, spec, _ in string.Formatter().parse(text):
+        if literal:
+            parts.append(literal)
+        if name is not None:
+            parts.append(_Field(name, spec or ""))
+    return parts
+
+
+def _render(parts: tuple, lookup: Callable[[str], object], default_spec: str) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, _Field):
+            value = lookup(part.name)
+            out.append(format_value(value, part.spec or ("" if isinstance(value, str) else default_spec)))
+        else:
+            with contextlib.suppress(MissingValueError):  # an optional part names a missing value
+                out.append(_render(part.parts, lookup, default_spec))
+    return "".join(out)
 
 
 def fill(template: str, row: Mapping[str, object], default_spec: str = "num") -> str:
     """Fill ``template`` from ``row``: optional ``[...]`` parts that name a missing value are dropped.
 
-    Raises ``MissingValueError`` when a placeholder outside brackets is missing.
+    Values are inserted after the template is parsed, so customer text in them is never read
+    as a template. Raises ``MissingValueError`` when a placeholder outside brackets is missing.
     """
-    formatter = _RowFormatter(row, default_spec)
 
-    def optional(match: re.Match) -> str:
-        try:
-            return formatter.format(match.group(1))
-        except MissingValueError:
-            return ""
+    def lookup(name: str) -> object:
+        if name not in row:
+            raise MissingValueError
+        return row[name]
 
-    return formatter.format(_OPTIONAL.sub(lambda m: optional(m).replace("{", "{{").replace("}", "}}"), template))
+    return _render(_compile(template), lookup, default_spec)
 
 
 def generic_template(feature: Feature) -> str:
@@ -238,7 +271,7 @@ def sentence(feature: Feature, row: Mapping[str, object], reference: Mapping[str
     value = row.get(feature.name)
     if _is_missing(value):
         return missing_sentence(feature)
-    context = {**row, "value": value, **_comparisons(feature, value, reference or {})}
+    context = _Overlay({"value": value, **_comparisons(feature, value, reference or {})}, row)
     template = feature.template or generic_template(feature)
     if feature.when_zero and not isinstance(value, str) and float(value) == 0:
         template = feature.when_zero
@@ -247,6 +280,25 @@ def sentence(feature: Feature, row: Mapping[str, object], reference: Mapping[str
     except MissingValueError:  # a required companion value is missing: fall back to the value alone
         text = fill(generic_template(feature), context, default_format(feature.unit))
     return text[:1].upper() + text[1:]
+
+
+class _Overlay(Mapping):
+    """The row with a few names laid over it, without copying the row for every sentence."""
+
+    def __init__(self, top: dict[str, object], row: Mapping[str, object]):
+        self.top, self.row = top, row
+
+    def __getitem__(self, key: str) -> object:
+        return self.top[key] if key in self.top else self.row[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.top or key in self.row
+
+    def __iter__(self):
+        return iter({**self.row, **self.top})
+
+    def __len__(self) -> int:
+        return len(set(self.row) | set(self.top))
 
 
 def _comparisons(feature: Feature, value: object, reference: Mapping[str, object]) -> dict[str, object]:

@@ -8,6 +8,7 @@ catalog is built for a list of metric names rather than fixed once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -520,8 +521,9 @@ class Catalog:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
-    @property
+    @functools.cached_property
     def _by_name(self) -> dict[str, Feature]:
+        """Built once per catalog: explanations look features up tens of thousands of times."""
         return {f.name: f for f in self.features}
 
     @property
