@@ -1,0 +1,211 @@
+"""What the service does, without the web: load the model once, score payloads and stored accounts, build pages.
+
+The BentoML service (``serving/service.py``) is a thin shell around one ``Runtime``; tests and
+the load benchmark call the same object in-process. Scoring and explanations come from the
+same functions the CLI uses (``explain.reasons.Explainer``, ``explain.pages``), so an account
+gets the same score and the same sentences from `churn explain` and from the API.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from explain.pages import PORTFOLIO_HORIZON_DAYS, TREND_MONTHS, UnknownAccountError, pages_from_snapshots
+from explain.playbook import Playbook
+from explain.reasons import Explainer
+from explain.records import Explanation, Portfolio
+from explain.report import render_account_page, render_portfolio_page
+from serving.schemas import AccountResult, AccountScore, FeatureInfo, ModelInfo, Reason
+from serving.store import SnapshotStore, StoreError
+from training.bundle import ModelBundle
+
+DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
+DEFAULT_STORE = "out/snapshots.db"
+MODEL_ENV, STORE_ENV, TOKEN_ENV = "CHURN_MODEL_URI", "CHURN_SNAPSHOT_STORE", "CHURN_API_TOKEN"
+
+
+class ModelLoadError(RuntimeError):
+    """The service cannot start: the model named by the URI cannot be loaded."""
+
+
+@dataclass
+class Runtime:
+    bundle: ModelBundle
+    explainer: Explainer
+    model_uri: str
+    store: SnapshotStore | None
+
+    @classmethod
+    def load(cls, model_uri: str, store_path: str | None = None, playbook: str | None = None) -> Runtime:
+        """Load model, playbook and store; a model that cannot be loaded stops the start, naming the URI."""
+        from training import track
+
+        try:
+            track.configure(None)
+            bundle = track.load_bundle(model_uri)
+        except Exception as error:  # any failure to load means: do not serve
+            raise ModelLoadError(
+                f"cannot load the model {model_uri!r} ({type(error).__name__}: {error}). "
+                f"Set {MODEL_ENV} to a registry URI (models:/renewal-risk@champion) or a model folder, "
+                "or train one with `churn train`."
+            ) from None
+        store = None
+        if store_path and Path(store_path).exists():
+            try:
+                store = SnapshotStore(store_path)
+            except (StoreError, Exception) as error:
+                raise ModelLoadError(f"cannot open the snapshot store {store_path!r}: {error}") from None
+        return cls(bundle, Explainer(bundle, Playbook.load(playbook)), model_uri, store)
+
+    @classmethod
+    def from_environment(cls) -> Runtime:
+        return cls.load(
+            os.environ.get(MODEL_ENV, DEFAULT_MODEL_URI),
+            os.environ.get(STORE_ENV, DEFAULT_STORE),
+            os.environ.get("CHURN_PLAYBOOK") or None,
+        )
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version_label
+
+    # scoring ----------------------------------------------------------------------------------
+
+    def score_frame(self, frame: pd.DataFrame, reasons: int) -> list[AccountScore]:
+        """Scores with the top ``reasons`` risk reasons for snapshot rows, in row order."""
+        explanations = self.explainer.explain(frame, risk_reasons=reasons, protective_reasons=0, warn=False)
+        return [self._score(e, reasons) for e in explanations]
+
+    def score_payloads(self, payloads: Sequence[dict], reasons: int) -> list[AccountScore]:
+        """Scores for feature payloads (``POST /score``): a missing feature is unknown, never zero."""
+        frame = pd.DataFrame.from_records(list(payloads))
+        for name in self.bundle.schema.names:
+            if name not in frame.columns:
+                frame[name] = None
+        scores = self.score_frame(frame, reasons)
+        return [s.model_copy(update={"as_of": None}) for s in scores]
+
+    def score_accounts(self, account_ids: Sequence[str], reasons: int) -> list[AccountResult]:
+        """Scores for stored accounts (``POST /score_accounts``); unknown ids are reported, not fatal."""
+        frame = self._latest(account_ids)
+        known = dict(zip(frame["account_id"], self.score_frame(frame, reasons), strict=True)) if len(frame) else {}
+        return [
+            AccountResult(account_id=a, found=True, score=known[a])
+            if a in known
+            else AccountResult(account_id=a, found=False, error="not in the snapshot store")
+            for a in account_ids
+        ]
+
+    def _score(self, e: Explanation, reasons: int) -> AccountScore:
+        return AccountScore(
+            account_id=e.account_id,
+            renewal_probability=e.renewal_probability,
+            churn_risk=e.churn_risk,
+            risk_band=e.risk_band,  # type: ignore[arg-type]
+            reasons=[
+                Reason(
+                    group=r.group,
+                    feature=r.feature,
+                    value=r.value,
+                    contribution=r.contribution,
+                    points=r.points,
+                    sentence=r.sentence,
+                )
+                for r in e.risk_drivers[:reasons]
+            ],
+            model_version=self.version,
+            as_of=e.as_of,
+        )
+
+    # accounts and pages -----------------------------------------------------------------------
+
+    def _require_store(self) -> SnapshotStore:
+        if self.store is None:
+            raise StoreError(
+                f"no snapshot store: write one with `churn score --data DIR --as-of DATE --store PATH` "
+                f"and point {STORE_ENV} at it"
+            )
+        return self.store
+
+    def _latest(self, account_ids: Sequence[str]) -> pd.DataFrame:
+        return self._require_store().latest(list(dict.fromkeys(account_ids)))
+
+    def account_page(self, account_id: str):
+        """The full account page record for one stored account (explanation, trend, change, charts)."""
+        store = self._require_store()
+        history = store.history([account_id], limit=TREND_MONTHS)
+        if history.empty:
+            raise UnknownAccountError(f"account {account_id!r} is not in the snapshot store")
+        dates = sorted(history["as_of"].unique())
+        then = dates[-2] if len(dates) > 1 else None
+        pages = pages_from_snapshots(self.explainer, history, store.series([account_id]), [account_id], dates[-1], then)
+        return pages[account_id]
+
+    def account_json(self, account_id: str) -> dict:
+        page = self.account_page(account_id)
+        data = page.explanation.to_dict()
+        data["trend"] = [{"as_of": p.as_of.isoformat(), "churn_risk": p.churn_risk} for p in page.trend]
+        return data
+
+    def account_html(self, account_id: str) -> str:
+        return render_account_page(self.account_page(account_id))
+
+    def portfolio(self, horizon_days: int = PORTFOLIO_HORIZON_DAYS, top: int = 500) -> Portfolio:
+        """Stored accounts renewing within ``horizon_days`` of the latest snapshot date, riskiest ARR first."""
+        from explain.pages import _row
+
+        store = self._require_store()
+        as_of = store.latest_date()
+        accounts = store.renewing(as_of, horizon_days) if as_of is not None else []
+        rows = []
+        if accounts:
+            current = store.latest(accounts)
+            risk = self.bundle.churn_probability(current, warn=False)
+            arr = pd.to_numeric(current.get("arr"), errors="coerce").fillna(0.0).to_numpy()
+            ranked = current.assign(_at_risk=arr * risk).sort_values(
+                ["_at_risk", "account_id"], ascending=[False, True]
+            )
+            chosen = ranked["account_id"].head(top).tolist()
+            history = store.history(chosen, limit=TREND_MONTHS)
+            pages = pages_from_snapshots(self.explainer, history, {}, chosen, as_of, None)
+            rows = sorted((_row(p) for p in pages.values()), key=lambda r: (-(r.arr_at_risk or 0.0), r.account_id))
+        return Portfolio(
+            as_of=(as_of or pd.Timestamp.today()).date(),
+            horizon_days=horizon_days,
+            model_version=self.version,
+            rows=rows,
+            bands=self.explainer.bands,
+        )
+
+    def portfolio_html(self) -> str:
+        from urllib.parse import quote
+
+        return render_portfolio_page(self.portfolio(), lambda a: f"/accounts/{quote(a, safe='')}/page")
+
+    def model_info(self) -> ModelInfo:
+        metadata = self.bundle.metadata
+        alias = (
+            self.model_uri.split("@", 1)[1] if self.model_uri.startswith("models:/") and "@" in self.model_uri else None
+        )
+        metrics = {k: float(v) for k, v in (metadata.get("metrics") or {}).items() if k.startswith("test_")}
+        return ModelInfo(
+            model_uri=self.model_uri,
+            model_version=self.version,
+            alias=alias,
+            trained_at=metadata.get("trained_at"),
+            bands=self.explainer.bands,
+            metrics=metrics,
+            features=[
+                FeatureInfo(name=f.name, description=f.description, unit=f.unit, group=f.group, kind=f.kind)
+                for f in self.bundle.catalog
+            ],
+            snapshot_store=str(self.store.path) if self.store else None,
+            store_as_of=self.store.latest_date().date()
+            if self.store and self.store.latest_date() is not None
+            else None,
+        )

@@ -1,0 +1,124 @@
+"""The risk-score API: a BentoML service for CRM jobs and the pages CSMs open from the CRM.
+
+    bentoml serve serving.service:RenewalRisk --port 3000      (or: churn serve, make serve)
+
+Configuration by environment: ``CHURN_MODEL_URI`` (default ``models:/renewal-risk@champion``
+from the MLflow store in ``MLFLOW_TRACKING_URI`` or ./mlflow.db; a model folder works too),
+``CHURN_SNAPSHOT_STORE`` (default out/snapshots.db), ``CHURN_API_TOKEN`` (when set, every
+endpoint but /healthz and /readyz needs ``Authorization: Bearer <token>``), ``CHURN_PLAYBOOK``.
+
+The model is loaded once, when the module is imported: a model that cannot be loaded stops
+the server before it serves anything, with a message naming the URI. The request schema is
+built from the served model's catalog (``serving/schemas.py``).
+
+Endpoints: ``POST /score`` (feature payloads), ``POST /score_accounts`` (ids from the snapshot
+store) are BentoML APIs; ``GET /accounts/{id}``, ``/accounts/{id}/page``, ``/portfolio/page`` and
+``/model`` are FastAPI routes mounted on the same service (BentoML APIs cannot take path
+parameters); ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus) are BentoML's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Annotated
+
+import bentoml
+from fastapi import FastAPI, HTTPException
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+
+from explain.pages import UnknownAccountError
+from serving.auth import BearerTokenMiddleware
+from serving.runtime import ModelLoadError, Runtime
+from serving.schemas import (
+    MAX_BATCH,
+    ErrorBody,
+    ModelInfo,
+    ScoreAccountsRequest,
+    ScoreAccountsResponse,
+    ScoreResponse,
+    account_features_model,
+    score_request_model,
+)
+from serving.store import StoreError
+
+log = logging.getLogger("renewal_risk")
+
+try:
+    RUNTIME = Runtime.from_environment()
+except ModelLoadError as error:
+    print(f"renewal-risk service: {error}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+AccountFeatures = account_features_model(RUNTIME.bundle.catalog)
+ScoreRequest = score_request_model(AccountFeatures, MAX_BATCH)
+
+web = FastAPI(
+    title="Renewal risk",
+    description="Account pages, the portfolio page and model facts. Scores: POST /score, POST /score_accounts.",
+    version="1",
+)
+AccountIdPath = Annotated[str, PathParam(min_length=1, max_length=128, description="Account id.")]
+NOT_FOUND = {404: {"model": ErrorBody, "description": "The account is not in the snapshot store."}}
+
+
+@bentoml.service(
+    name="renewal_risk",
+    traffic={"timeout": 60, "max_concurrency": 64},
+    logging={"access": {"enabled": False}},  # paths carry account ids; the auth middleware logs without them
+)
+@bentoml.asgi_app(web, path="/")
+class RenewalRisk:
+    """One model bundle, loaded once per worker, serving scores, explanations and pages."""
+
+    def __init__(self) -> None:
+        self.runtime = RUNTIME
+        log.info("serving model %s (version %s)", RUNTIME.model_uri, RUNTIME.version)
+
+    def __is_ready__(self) -> bool:
+        return self.runtime.bundle is not None
+
+    @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
+    def score(self, accounts: list, reasons: int = 3) -> ScoreResponse:
+        """Score 1 to 1,000 feature payloads; every feature is optional (missing means unknown)."""
+        payloads = [a.model_dump() if hasattr(a, "model_dump") else dict(a) for a in accounts]
+        return ScoreResponse(model_version=RUNTIME.version, results=RUNTIME.score_payloads(payloads, reasons))
+
+    @bentoml.api(route="/score_accounts", input_spec=ScoreAccountsRequest, output_spec=ScoreAccountsResponse)
+    def score_accounts(self, account_ids: list[str], reasons: int = 3) -> ScoreAccountsResponse:
+        """Score accounts from the snapshot store by id; unknown ids are reported per item."""
+        try:
+            results = RUNTIME.score_accounts(account_ids, reasons)
+        except StoreError as error:
+            raise bentoml.exceptions.NotFound(str(error)) from None
+        return ScoreAccountsResponse(model_version=RUNTIME.version, results=results)
+
+    @web.get("/accounts/{account_id}", responses=NOT_FOUND, summary="An account's full explanation")
+    def account(self, account_id: AccountIdPath) -> dict:
+        """Reasons, protective factors, plays, risk trend and the change since the previous snapshot."""
+        return _or_404(lambda: RUNTIME.account_json(account_id))
+
+    @web.get("/accounts/{account_id}/page", response_class=HTMLResponse, responses=NOT_FOUND, summary="Account page")
+    def account_page(self, account_id: AccountIdPath) -> HTMLResponse:
+        return HTMLResponse(_or_404(lambda: RUNTIME.account_html(account_id)))
+
+    @web.get("/portfolio/page", response_class=HTMLResponse, responses=NOT_FOUND, summary="Portfolio page")
+    def portfolio_page(self) -> HTMLResponse:
+        return HTMLResponse(_or_404(RUNTIME.portfolio_html))
+
+    @web.get("/model", response_model=ModelInfo, summary="The served model")
+    def model(self) -> ModelInfo:
+        return RUNTIME.model_info()
+
+
+def _or_404(build):
+    try:
+        return build()
+    except (UnknownAccountError, StoreError) as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
+
+
+RenewalRisk.add_asgi_middleware(BearerTokenMiddleware)
+_started = time.time()
