@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.catalog import BILLING_WINDOW, LONG_BILLING_WINDOW
+from features.catalog import BILLING_WINDOW, LONG_BILLING_WINDOW, PAYMENT_PROBLEM_WINDOW
 from features.pointintime import Snapshots, fractional_days
 
 
@@ -40,4 +40,9 @@ def billing_features(snap: Snapshots, invoices: pd.DataFrame) -> dict[str, np.nd
             pairs, is_due & (due >= as_of - LONG_BILLING_WINDOW) & problem
         ),
         f"days_late_mean_{BILLING_WINDOW}d": snap.reduce(pairs, recent, days_late, "mean"),
+        # The worst one, not the average: one invoice 60 days late is a payment problem; a
+        # habit of paying a week late is not.
+        f"days_late_max_{PAYMENT_PROBLEM_WINDOW}d": snap.reduce(
+            pairs, is_due & (due >= as_of - PAYMENT_PROBLEM_WINDOW), days_late, "max"
+        ),
     }

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.billing import billing_features
-from features.catalog import Catalog, build_catalog
+from features.catalog import DETRACTOR_WINDOW, Catalog, build_catalog
 from features.commercial import commercial_features
 from features.load import Tables
 from features.outcomes import DEFAULT_GRACE_DAYS, renewal_outcomes
@@ -24,7 +24,14 @@ from features.pointintime import Snapshots, codes_of, day_number
 from features.relationship import event_features, nps_features
 from features.snapshots import DEFAULT_HORIZONS, GRID_COLUMNS, LABEL_COLUMNS, scoring_grid, training_grid
 from features.support import support_features
-from features.usage import UsageRows, adoption_features, metric_vocabulary, usage_features, usage_metric_names
+from features.usage import (
+    UsageRows,
+    adoption_features,
+    decline_features,
+    metric_vocabulary,
+    usage_features,
+    usage_metric_names,
+)
 
 # Which optional table feeds which features: absent table -> those features are missing (NaN).
 _OPTIONAL_FAMILIES: dict[str, Callable[[Snapshots, pd.DataFrame], dict[str, np.ndarray]]] = {
@@ -37,7 +44,12 @@ _OPTIONAL_FEATURE_GROUPS = {
     "support_tickets": ("support",),
     "invoices": ("billing",),
 }
-_NPS_FEATURES = ("nps_last_score", "nps_change", "days_since_nps_response")
+_NPS_FEATURES = (
+    "nps_last_score",
+    "nps_change",
+    "days_since_nps_response",
+    f"nps_detractor_responses_{DETRACTOR_WINDOW}d",
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,7 @@ def build_partition(
     usage = usage_features(snap, rows, observed_from)
     columns |= usage
     columns |= adoption_features(snap, rows, observed_from, columns["seats"], usage)
+    columns |= decline_features(snap, rows, observed_from)
     del rows
     for name, family in _OPTIONAL_FAMILIES.items():
         frame = tables.get(name)

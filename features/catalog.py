@@ -29,6 +29,12 @@ LONG_SUPPORT_WINDOW = 180  # support pain builds over months; CSMs read half a y
 BILLING_WINDOW = 90
 LONG_BILLING_WINDOW = 365
 QBR_WINDOW = 365
+PAIN_WINDOW = 200  # a support-pain burst weighs on the renewal for about half a year
+SLOW_TICKET_DAYS = 15  # urgent/high tickets normally close within days; a burst takes 20-60
+DETRACTOR_WINDOW = 180
+DETRACTOR_SCORE = 5  # NPS answers of 0-5: clearly unhappy, not merely passive
+CHAMPION_LOSS_WINDOW = 300
+PAYMENT_PROBLEM_WINDOW = 200
 CATEGORICAL_FEATURES = ("segment", "plan", "industry", "region")
 
 
@@ -190,6 +196,17 @@ SUPPORT = [
         when_zero=f"No urgent or high-priority tickets in the last {LONG_SUPPORT_WINDOW} days",
     ),
     Feature(
+        f"slow_urgent_high_tickets_{PAIN_WINDOW}d",
+        f"Urgent or high-priority tickets opened in the last {PAIN_WINDOW} days that took {SLOW_TICKET_DAYS}+ days "
+        "to resolve (or are still open after that long)",
+        "tickets",
+        "support",
+        label=f"slow urgent or high tickets ({PAIN_WINDOW} days)",
+        template=f"{{value:count:urgent or high-priority ticket}} from the last {PAIN_WINDOW} days took "
+        f"{SLOW_TICKET_DAYS} days or more to resolve" + TYPICAL,
+        when_zero=f"No urgent or high-priority ticket of the last {PAIN_WINDOW} days took {SLOW_TICKET_DAYS}+ days",
+    ),
+    Feature(
         "tickets_open",
         "Tickets open on the snapshot date",
         "tickets",
@@ -248,6 +265,21 @@ SUPPORT = [
     ),
 ]
 
+DECLINE = [
+    Feature(
+        "active_users_vs_peak_7m",
+        f"Weekday {_metric_words(ACTIVE_USERS_METRIC)} over the last 30 days relative to their best 30-day level "
+        "in the 7 months before (0.6 = at 60% of the recent peak)",
+        "fraction",
+        "usage",
+        label="active users against their recent peak",
+        template="Weekday active users are at {value:pct} of their best level in the last 7 months"
+        + TYPICAL.replace("{typical}", "{typical:pct}"),
+        when_zero="No active users at all in the last 30 days, after earlier use",
+        missing="Too little active-user history to compare with a recent peak",
+    ),
+]
+
 RELATIONSHIP = [
     Feature(
         "nps_last_score",
@@ -277,6 +309,35 @@ RELATIONSHIP = [
         label="days since the last NPS response",
         template="Last NPS response {value:days} ago" + TYPICAL.replace("{typical}", "{typical:days}"),
         missing="No NPS response on record",
+    ),
+    Feature(
+        f"nps_detractor_responses_{DETRACTOR_WINDOW}d",
+        f"NPS responses scoring {DETRACTOR_SCORE} or less in the last {DETRACTOR_WINDOW} days",
+        "responses",
+        "relationship",
+        label=f"detractor NPS answers ({DETRACTOR_WINDOW} days)",
+        template=f"{{value:count:NPS answer}} of {DETRACTOR_SCORE} or less in the last {DETRACTOR_WINDOW} days"
+        "[ (latest score: {nps_last_score:nps})]",
+        when_zero=f"No NPS answer of {DETRACTOR_SCORE} or less in the last {DETRACTOR_WINDOW} days",
+    ),
+    Feature(
+        f"champion_losses_{CHAMPION_LOSS_WINDOW}d",
+        f"Times the champion left in the last {CHAMPION_LOSS_WINDOW} days",
+        "departures",
+        "relationship",
+        label=f"champion departures ({CHAMPION_LOSS_WINDOW} days)",
+        template=f"The champion left {{value:count:time}} in the last {CHAMPION_LOSS_WINDOW} days"
+        "[, most recently {days_since_champion_left:days} ago]",
+        when_zero=f"No champion departure in the last {CHAMPION_LOSS_WINDOW} days",
+    ),
+    Feature(
+        f"champion_lost_unreplaced_{CHAMPION_LOSS_WINDOW}d",
+        f"1 if the champion left in the last {CHAMPION_LOSS_WINDOW} days and no new champion has been added since",
+        "flag",
+        "relationship",
+        label="champion lost and not replaced",
+        template="The champion left[ {days_since_champion_left:days} ago] and no successor has been named",
+        when_zero=f"No unreplaced champion departure in the last {CHAMPION_LOSS_WINDOW} days",
     ),
     Feature(
         "days_since_champion_left",
@@ -445,6 +506,14 @@ COMMERCIAL = [
         "Discount {value:points} compared with a year ago[ (now {discount_pct:pct})]",
         "No contract a year ago to compare discounts with",
     ),
+    _change(
+        "price_per_seat_max_step_12m",
+        "Largest change in price per seat (ARR / seats, so discount changes count) at any renewal in the last "
+        "365 days, each contract against the one before it (0.25 = up 25%)",
+        "largest price per seat rise in a year",
+        "Price per seat {value:changed} at a renewal in the last year[ (now {arr_per_seat:money})]",
+        "No renewal in the last year to compare prices at",
+    ),
     Feature(
         "auto_renew",
         "1 if the contract renews automatically",
@@ -499,6 +568,18 @@ BILLING = [
         + TYPICAL.replace("{typical}", "{typical:days}"),
         when_zero=f"Invoices due in the last {BILLING_WINDOW} days were paid on time",
         missing=f"No invoices due in the last {BILLING_WINDOW} days",
+    ),
+    Feature(
+        f"days_late_max_{PAYMENT_PROBLEM_WINDOW}d",
+        f"Most days late of any invoice due in the last {PAYMENT_PROBLEM_WINDOW} days "
+        "(unpaid ones count until the snapshot)",
+        "days",
+        "billing",
+        label="worst invoice delay",
+        template=f"The latest-paid invoice due in the last {PAYMENT_PROBLEM_WINDOW} days was {{value:days}} late"
+        + TYPICAL.replace("{typical}", "{typical:days}"),
+        when_zero=f"Every invoice due in the last {PAYMENT_PROBLEM_WINDOW} days was paid on time",
+        missing=f"No invoices due in the last {PAYMENT_PROBLEM_WINDOW} days",
     ),
 ]
 
@@ -561,7 +642,7 @@ def build_catalog(usage_metrics: Iterable[str]) -> Catalog:
     """The catalog for data whose usage table has these (non-module) metric names."""
     slugs = sorted({metric_slug(m): m for m in usage_metrics}.items())
     usage = [f for _, metric in slugs for f in usage_features(metric)]
-    return Catalog(tuple(usage + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING))
+    return Catalog(tuple(usage + DECLINE + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING))
 
 
 # Words that place a column of someone else's snapshot table in a driver group, tried in order.

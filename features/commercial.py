@@ -50,6 +50,8 @@ def commercial_features(snap: Snapshots, contracts: pd.DataFrame) -> dict[str, n
         then_per_seat = np.where(then_seats > 0, then_arr / then_seats, np.nan)
         price_change_year = np.where(then_per_seat > 0, per_seat / then_per_seat - 1.0, np.nan)
 
+    price_step_year = _largest_price_step(snap, contracts, YEAR)
+
     profile = snap.accounts.set_index("account_id").loc[snap.grid["account_id"]]
     created = day_number(profile["created_at"])
     return {
@@ -69,6 +71,29 @@ def commercial_features(snap: Snapshots, contracts: pd.DataFrame) -> dict[str, n
         "discount_change_at_last_renewal": discount - prev_discount,
         "price_per_seat_change_12m": price_change_year,
         "discount_change_12m": discount - then_discount,
+        "price_per_seat_max_step_12m": price_step_year,
         "auto_renew": current["auto_renew"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
         "days_to_renewal": (day_number(current["end_date"]) - snap.day).astype(np.float64),
     }
+
+
+def _largest_price_step(snap: Snapshots, contracts: pd.DataFrame, window: int) -> np.ndarray:
+    """Largest change in price per seat (ARR / seats) at any renewal that took effect in [T - window, T).
+
+    Each contract is compared with the account's contract before it. A monthly plan renews every
+    month, so a price rise eleven contracts back still counts; "the previous contract" would have
+    forgotten it after a month, and "a year ago" is missing for accounts younger than a year.
+    NaN when no renewal took effect in the window (first contract, or none that recent).
+    """
+    ordered = contracts.sort_values(["account_id", "start_date", "contract_id"], kind="stable")
+    seats = ordered["seats"].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_seat = np.where(seats > 0, ordered["arr"].to_numpy(dtype=np.float64) / seats, np.nan)
+        account = ordered["account_id"].to_numpy()
+        same_account = np.r_[False, account[1:] == account[:-1]]
+        before = np.r_[np.nan, per_seat[:-1]]
+        step = np.where(same_account & (before > 0), per_seat / before - 1.0, np.nan)
+    renewals = pd.DataFrame({"account_id": account, "start": day_number(ordered["start_date"]), "step": step})
+    pairs = snap.pair_with(renewals[~np.isnan(step)])
+    since = pairs["T"].to_numpy() - pairs["start"].to_numpy()
+    return snap.reduce(pairs, (since > 0) & (since <= window), pairs["step"], "max")

@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.catalog import LONG_SUPPORT_WINDOW, STALE_TICKET_DAYS, SUPPORT_WINDOW, TICKET_WINDOWS
+from features.catalog import (
+    LONG_SUPPORT_WINDOW,
+    PAIN_WINDOW,
+    SLOW_TICKET_DAYS,
+    STALE_TICKET_DAYS,
+    SUPPORT_WINDOW,
+    TICKET_WINDOWS,
+)
 from features.pointintime import Snapshots, fractional_days
 from features.schema import PRIORITIES
 
@@ -41,6 +48,13 @@ def support_features(snap: Snapshots, tickets: pd.DataFrame) -> dict[str, np.nda
     recent_half_year = seen & (opened >= as_of - LONG_SUPPORT_WINDOW)
     out[f"tickets_urgent_high_{LONG_SUPPORT_WINDOW}d"] = snap.total(
         pairs, recent_half_year & np.isin(priority, ("urgent", "high"))
+    )
+    # Urgent or high tickets that took (or, still open, have already taken) SLOW_TICKET_DAYS or
+    # more: the time to close is known only for tickets closed before as_of, else it is the age.
+    took = np.where(closed_before, closed - opened, age)
+    out[f"slow_urgent_high_tickets_{PAIN_WINDOW}d"] = snap.total(
+        pairs,
+        seen & (opened >= as_of - PAIN_WINDOW) & np.isin(priority, ("urgent", "high")) & (took >= SLOW_TICKET_DAYS),
     )
     out["tickets_open"] = snap.total(pairs, is_open)
     out["oldest_open_ticket_age_days"] = snap.reduce(pairs, is_open, age, "max")

@@ -17,6 +17,10 @@ from features.catalog import USAGE_WINDOWS, metric_slug
 from features.pointintime import EventIndex, Snapshots, codes_of, day_number
 from features.schema import ACTIVE_USERS_METRIC, MODULE_METRIC_PREFIX
 
+DECLINE_WINDOW = 30  # the level now: weekday average over the last 30 days
+DECLINE_LOOKBACK = 210  # compared with the best 30-day level whose window ended 30-210 days ago
+DECLINE_STEP = 15
+
 
 def metric_vocabulary(usage: pd.DataFrame) -> list[str]:
     """Every metric name in the usage table, sorted.
@@ -167,3 +171,44 @@ def adoption_features(
     current[np.isnan(_observed_days(T - 30, T, observed_from))] = np.nan
     previous[np.isnan(_observed_days(T - 60, T - 30, observed_from))] = np.nan
     return out | {"modules_used_30d": current, "modules_used_change_30d": current - previous}
+
+
+def _weekdays_before(day: np.ndarray) -> np.ndarray:
+    """Mon-Fri days in [epoch Monday, day): day 0 (1970-01-01) is a Thursday, so shift by 3."""
+    shifted = np.asarray(day, dtype=np.int64) + 3
+    return 5 * (shifted // 7) + np.minimum(shifted % 7, 5)
+
+
+def _is_weekday(day: np.ndarray) -> np.ndarray:
+    return (np.asarray(day, dtype=np.int64) + 3) % 7 < 5
+
+
+def decline_features(snap: Snapshots, rows: UsageRows, observed_from: np.ndarray) -> dict[str, np.ndarray]:
+    """Active users now against their recent peak: a sustained drop, read on weekdays only.
+
+    A decline builds over two to four months and stays, so a 30-day-over-30-day trend sees only
+    part of it and a 90-day one mixes the drop into both windows. Comparing the last 30 days
+    with the best 30-day level of the seven months before catches it whenever it started.
+    Weekends (a tenth of weekday use) are left out so the windows' weekday mix cannot move the
+    ratio. 0.6 = active users at 60% of their recent peak; missing without a peak to compare.
+    """
+    name = "active_users_vs_peak_7m"
+    if ACTIVE_USERS_METRIC not in rows.metrics:
+        return {name: np.full(len(snap), np.nan)}
+    keep, _ = rows.nonzero_of([ACTIVE_USERS_METRIC])
+    keep &= _is_weekday(rows.day)
+    index = EventIndex(rows.account[keep], rows.day[keep], rows.value[keep])
+    T = snap.day
+
+    def weekday_mean(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        start = np.maximum(start, observed_from)
+        days = (_weekdays_before(end) - _weekdays_before(np.minimum(start, end))).astype(np.float64)
+        days[days <= 0] = np.nan
+        return index.window_sum(snap.account, start, end) / days
+
+    current = weekday_mean(T - DECLINE_WINDOW, T)
+    peak = np.full(len(snap), np.nan)
+    for back in range(DECLINE_WINDOW, DECLINE_LOOKBACK + 1, DECLINE_STEP):
+        peak = np.fmax(peak, weekday_mean(T - back - DECLINE_WINDOW, T - back))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {name: np.where(peak > 0, current / peak, np.nan)}

@@ -48,10 +48,12 @@ def test_the_feature_that_changed_is_the_mover(explainer, small_demo):
     later["as_of"] = later["as_of"] + pd.Timedelta(days=30)
     later["seat_utilization_30d"] = 0.01
     later["usage_active_users_mean_30d"] = 0.1
+    later["active_users_vs_peak_7m"] = 0.05
     change = explain_change(explainer, row, later)[0]
     assert change.points == pytest.approx(100 * (change.churn_risk_now - change.churn_risk_then))
     assert change.movers, change
-    assert {m.feature for m in change.movers} <= {"seat_utilization_30d", "usage_active_users_mean_30d"}
+    changed = {"seat_utilization_30d", "usage_active_users_mean_30d", "active_users_vs_peak_7m"}
+    assert {m.feature for m in change.movers} <= changed
     if change.points > 0.5:
         assert change.summary.startswith(f"Risk up {abs(change.points):.0f} points since 30 days ago")
         assert "mostly because" in change.summary and "fell from" in change.summary
