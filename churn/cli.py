@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from churn import data_commands, explain_commands, model_commands  # noqa: F401  (registers the commands)
+from churn import data_commands, explain_commands, model_commands, serve_commands  # noqa: F401  (registers them)
 from churn.app import app
 
 __all__ = ["app", "main"]

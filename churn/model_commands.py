@@ -340,14 +340,23 @@ def score_command(
     reasons: Annotated[
         int, typer.Option(min=0, max=10, help="Add the top K reason sentences and driver groups per account.")
     ] = 0,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="With --data: also write the snapshots to this SQLite snapshot store for `churn serve`."),
+    ] = None,
+    store_months: Annotated[
+        int, typer.Option(min=1, max=24, help="Monthly snapshots to keep in the store per account (risk trend).")
+    ] = 6,
 ) -> None:
     """Score the book: renewal probability, churn risk, risk band and ARR at risk per account."""
     from features.io import write_table
     from training.score import score
 
     check_output(out)
+    if store is not None and data is None:
+        raise UsageError("--store needs --data: the store keeps monthly snapshots and charts built from the tables.")
     with Steps(console) as steps:
-        frame, _ = _scoring_snapshots(data, snapshots, parse_date(as_of, "--as-of"), steps)
+        frame, tables = _scoring_snapshots(data, snapshots, parse_date(as_of, "--as-of"), steps)
         with steps.step(f"Loading model {model_uri}"):
             bundle = _load_model(model_uri, tracking_uri)
         with steps.step(f"Scoring {len(frame):,} accounts"), warnings.catch_warnings(record=True) as caught:
@@ -358,6 +367,11 @@ def score_command(
             steps.note(str(warning.message))
         with steps.step(f"Writing {out}"):
             write_table(scores, out)
+        if store is not None:
+            from serving.store import store_from_tables
+
+            with steps.step(f"Writing {store_months} monthly snapshots per account to the store {store}"):
+                store_from_tables(store, tables, frame, parse_date(as_of, "--as-of"), store_months)
     console.print(_top_table(scores, top))
     console.print(
         f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(scores['arr'].sum())} "

@@ -8,7 +8,7 @@ feature build, their explanations from one ``pred_contrib`` call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -18,7 +18,7 @@ import pandas as pd
 from explain.change import explain_change
 from explain.history import metric_series, monthly_dates, snapshots_at
 from explain.reasons import Explainer
-from explain.records import AccountPage, Explanation, Portfolio, PortfolioRow, TrendPoint
+from explain.records import AccountPage, Explanation, MetricSeries, Portfolio, PortfolioRow, TrendPoint
 from features.load import Tables
 from features.snapshots import scoring_grid
 
@@ -114,12 +114,29 @@ def account_pages(
     if then is not None and then not in dates:
         dates = sorted([*dates, then])
     snapshots = snapshots_at(tables, dates, account_ids)
+    series = metric_series(tables, list(account_ids), as_of, SERIES_WEEKS)
+    return pages_from_snapshots(explainer, snapshots, series, account_ids, as_of, then)
+
+
+def pages_from_snapshots(
+    explainer: Explainer,
+    snapshots: pd.DataFrame,
+    series: Mapping[str, list[MetricSeries]],
+    account_ids: Sequence[str],
+    as_of: pd.Timestamp,
+    then: pd.Timestamp | None,
+) -> dict[str, AccountPage]:
+    """Account pages from snapshots already at hand (built from tables, or read from a snapshot store).
+
+    ``snapshots`` holds each account's row at ``as_of`` and at any earlier dates: every earlier
+    date makes a point of the risk trend, and ``then`` (when present) is what the change is
+    measured against.
+    """
     now = _rows_at(snapshots, as_of, account_ids)
     explanations = explainer.explain(now, detail=True, warn=False)
     if then is not None:
         explanations = _with_changes(explainer, explanations, snapshots, then, now)
-    trends = _trends(explainer, snapshots, monthly_dates(as_of, months))
-    series = metric_series(tables, list(account_ids), as_of, SERIES_WEEKS)
+    trends = _trends(explainer, snapshots[snapshots["as_of"] <= as_of])
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     return {
         e.account_id: AccountPage(e, trends.get(e.account_id, []), series.get(e.account_id, []), explainer.bands, stamp)
@@ -127,9 +144,8 @@ def account_pages(
     }
 
 
-def _trends(explainer: Explainer, snapshots: pd.DataFrame, dates: list[pd.Timestamp]) -> dict[str, list[TrendPoint]]:
-    """Churn risk at each monthly snapshot date, per account (one scoring call for all of them)."""
-    monthly = snapshots[snapshots["as_of"].isin(dates)]
+def _trends(explainer: Explainer, monthly: pd.DataFrame) -> dict[str, list[TrendPoint]]:
+    """Churn risk at each snapshot date, per account (one scoring call for all of them)."""
     if monthly.empty:
         return {}
     risk = explainer.bundle.churn_probability(monthly, warn=False)

@@ -15,7 +15,7 @@ import os
 import re
 import time
 
-OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/favicon.ico"})
 _ACCOUNT_PATH = re.compile(r"^/accounts/[^/]+")
 log = logging.getLogger("renewal_risk.access")
 
@@ -30,8 +30,13 @@ class BearerTokenMiddleware:
 
     def __init__(self, app, token: str | None = None):
         self.app = app
-        token = token if token is not None else os.environ.get("CHURN_API_TOKEN", "")
-        self.token = token.encode() if token else None
+        self.fixed_token = token
+
+    @property
+    def token(self) -> bytes | None:
+        """The token in force: fixed at construction, else read from the environment (so it can rotate)."""
+        token = self.fixed_token if self.fixed_token is not None else os.environ.get("CHURN_API_TOKEN", "")
+        return token.encode() if token else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -44,7 +49,8 @@ class BearerTokenMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
-        if self.token is not None and scope["path"] not in OPEN_PATHS and not self._authorized(scope):
+        token = self.token
+        if token is not None and scope["path"] not in OPEN_PATHS and not self._authorized(scope, token):
             await _unauthorized(send_and_note)
         else:
             await self.app(scope, receive, send_and_note)
@@ -56,10 +62,11 @@ class BearerTokenMiddleware:
             1e3 * (time.perf_counter() - started),
         )
 
-    def _authorized(self, scope) -> bool:
+    @staticmethod
+    def _authorized(scope, token: bytes) -> bool:
         header = dict(scope.get("headers") or []).get(b"authorization", b"")
         scheme, _, credentials = header.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), token)
 
 
 async def _unauthorized(send) -> None:

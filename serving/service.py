@@ -20,14 +20,16 @@ parameters); ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus) are BentoML
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Annotated
 
 import bentoml
+import pydantic
 from fastapi import FastAPI, HTTPException
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from explain.pages import UnknownAccountError
 from serving.auth import BearerTokenMiddleware
@@ -45,6 +47,19 @@ from serving.schemas import (
 from serving.store import StoreError
 
 log = logging.getLogger("renewal_risk")
+
+
+class _NoClientErrorTracebacks(logging.Filter):
+    """BentoML logs every rejected request with its pydantic error, which quotes the input: account data.
+    A client's mistake is answered with a 4xx naming the field; it has no place in the server log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, pydantic.ValidationError | ValueError | bentoml.exceptions.InvalidArgument)
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoClientErrorTracebacks())
+logging.getLogger("bentoml.access").addFilter(lambda record: False)
 
 try:
     RUNTIME = Runtime.from_environment()
@@ -66,6 +81,7 @@ NOT_FOUND = {404: {"model": ErrorBody, "description": "The account is not in the
 
 @bentoml.service(
     name="renewal_risk",
+    workers=int(os.environ.get("CHURN_SERVICE_WORKERS", "1")),
     traffic={"timeout": 60, "max_concurrency": 64},
     logging={"access": {"enabled": False}},  # paths carry account ids; the auth middleware logs without them
 )
@@ -107,6 +123,11 @@ class RenewalRisk:
     @web.get("/portfolio/page", response_class=HTMLResponse, responses=NOT_FOUND, summary="Portfolio page")
     def portfolio_page(self) -> HTMLResponse:
         return HTMLResponse(_or_404(RUNTIME.portfolio_html))
+
+    @web.get("/favicon.ico", include_in_schema=False)
+    def favicon(self) -> Response:
+        """Browsers ask for it when a page is opened; no icon, and no 404 in their console."""
+        return Response(status_code=204)
 
     @web.get("/model", response_model=ModelInfo, summary="The served model")
     def model(self) -> ModelInfo:

@@ -1,0 +1,48 @@
+"""``churn serve``: start the risk-score API (BentoML) on this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from churn.app import UsageError, app, console, reports_user_errors
+from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption
+
+SERVICE = "serving.service:RenewalRisk"
+
+
+@app.command("serve")
+@reports_user_errors
+def serve_command(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 to accept remote CRM jobs).")] = "127.0.0.1",
+    model_uri: ModelUriOption = DEFAULT_MODEL_URI,
+    store: Annotated[
+        Path, typer.Option(help="Snapshot store written by `churn score --store` (accounts served by id).")
+    ] = Path("out/snapshots.db"),
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes, each with the model loaded.")] = 1,
+) -> None:
+    """Serve scores, explanations and pages over HTTP. Set CHURN_API_TOKEN to require a bearer token."""
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
+    if bentoml is None:
+        raise UsageError("the `bentoml` command is not installed in this environment; run `make install`.")
+    if not store.exists():
+        console.print(
+            f"[yellow]![/] no snapshot store at {store}: /score works, but /score_accounts and the pages need "
+            f"one (`churn score --data DIR --as-of DATE --store {store}`)."
+        )
+    if not os.environ.get("CHURN_API_TOKEN"):
+        console.print("[yellow]![/] CHURN_API_TOKEN is not set: the API is open to anyone who can reach it.")
+    env = {
+        **os.environ,
+        "CHURN_MODEL_URI": model_uri,
+        "CHURN_SNAPSHOT_STORE": str(store),
+        "CHURN_SERVICE_WORKERS": str(workers),
+    }
+    console.print(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    os.execve(bentoml, [bentoml, "serve", SERVICE, "--host", host, "--port", str(port)], env)

@@ -1,0 +1,124 @@
+"""A model and snapshot store from the small demo world, the service built on them, and real servers."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from explain.pages import default_as_of
+from features.build import build_scoring_snapshots
+from serving.store import store_from_tables
+from tests.browser.conftest import browser, open_page  # noqa: F401  (the browser fixtures, for served pages)
+
+TOKEN = "test-token-3f9a"
+
+
+@pytest.fixture(scope="session")
+def served(small_demo, tmp_path_factory):
+    """Environment for the service: the small demo's model folder and a store of its current book."""
+    as_of = default_as_of(small_demo.tables)
+    current = build_scoring_snapshots(small_demo.tables, as_of).frame
+    store = tmp_path_factory.mktemp("store") / "snapshots.db"
+    store_from_tables(store, small_demo.tables, current, as_of, months=3)
+    env = {"CHURN_MODEL_URI": str(small_demo.model), "CHURN_SNAPSHOT_STORE": str(store)}
+    return SimpleNamespace(env=env, store=store, as_of=as_of, current=current, bundle=small_demo.bundle)
+
+
+@pytest.fixture(scope="session")
+def service(served):
+    """The service module, imported with the environment pointing at the small demo."""
+    os.environ.update(served.env)
+    return importlib.import_module("serving.service")
+
+
+@pytest.fixture(scope="session")
+def asgi_app(service):
+    """The service's ASGI app, built once (BentoML registers its Prometheus metrics when building it)."""
+    return service.RenewalRisk.to_asgi()
+
+
+def _client(asgi_app, monkeypatch, token: str | None):
+    from starlette.testclient import TestClient
+
+    if token:
+        monkeypatch.setenv("CHURN_API_TOKEN", token)
+    else:
+        monkeypatch.delenv("CHURN_API_TOKEN", raising=False)
+    return TestClient(asgi_app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(asgi_app, monkeypatch):
+    with _client(asgi_app, monkeypatch, None) as c:
+        yield c
+
+
+@pytest.fixture
+def client_with_token(asgi_app, monkeypatch):
+    with _client(asgi_app, monkeypatch, TOKEN) as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict[str, str], token: str | None, log: Path) -> tuple[str, subprocess.Popen]:
+    """``bentoml serve`` on a free loopback port; waits (bounded) until /readyz answers 200."""
+    port = _free_port()
+    full_env = {**os.environ, **env, "CHURN_SERVICE_WORKERS": "1"}
+    full_env.pop("CHURN_API_TOKEN", None)
+    if token:
+        full_env["CHURN_API_TOKEN"] = token
+    bentoml = str(Path(sys.executable).with_name("bentoml"))
+    command = [bentoml, "serve", "serving.service:RenewalRisk", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=full_env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return base, process
+        except requests.RequestException:  # not listening yet, or still starting
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError(f"bentoml serve did not become ready in 90 s:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(served, tmp_path_factory):
+    """A real server with the token off."""
+    base, process = start_server(served.env, None, tmp_path_factory.mktemp("logs") / "open.log")
+    yield base
+    stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def secured_server(served, tmp_path_factory):
+    """A real server with CHURN_API_TOKEN set; yields (base url, log file)."""
+    log = tmp_path_factory.mktemp("logs") / "secured.log"
+    base, process = start_server(served.env, TOKEN, log)
+    yield base, log
+    stop_server(process)
