@@ -8,9 +8,10 @@ DATA ?= data/demo
 OUT ?= out
 ACCOUNTS ?= 3000
 REPORT_TOP ?= 300
+PORT ?= 3000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo browser test test-fast lint format bench clean
+.PHONY: help install demo serve browser test test-fast lint format bench clean notebooks notebooks-clean jupyter
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -30,11 +31,16 @@ demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score
 	$(BIN)/churn demo-data --out $(DATA) --accounts $(ACCOUNTS)
 	$(BIN)/churn build-features --data $(DATA) --out $(OUT)/snapshots.parquet
 	$(BIN)/churn train --data $(DATA)
-	$(BIN)/churn score --data $(DATA) --as-of $(AS_OF) --reasons 3 --out $(OUT)/scores.csv
+	$(BIN)/churn score --data $(DATA) --as-of $(AS_OF) --reasons 3 --out $(OUT)/scores.csv --store $(OUT)/snapshots.db
 	$(BIN)/churn forecast --data $(DATA) --as-of $(AS_OF) --out $(OUT)/forecast.csv
 	$(BIN)/churn explain --data $(DATA) --as-of $(AS_OF) --compare 30 --account "$$($(BIN)/python -c "import csv; print(next(csv.DictReader(open('$(OUT)/scores.csv')))['account_id'])")"
 	$(BIN)/churn report --data $(DATA) --as-of $(AS_OF) --top $(REPORT_TOP) --out $(OUT)/portfolio.html
+	@echo ""
 	@echo "Portfolio page: file://$(abspath $(OUT))/portfolio.html"
+	@echo "Start the API:  make serve   (then http://127.0.0.1:$(PORT)/portfolio/page; set CHURN_API_TOKEN first)"
+
+serve: $(STAMP) ## Serve the champion model and out/snapshots.db over HTTP (churn serve)
+	$(BIN)/churn serve --port $(PORT) --store $(OUT)/snapshots.db
 
 browser: ## Install Debian's Chromium for the browser tests, unless /usr/bin/chromium is already there
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -45,6 +51,30 @@ test: $(STAMP) ## Run the whole test suite (the command CI runs)
 
 test-fast: $(STAMP) ## Run the tests that need no server, browser or notebook
 	$(BIN)/pytest -m "not slow"
+
+NB_DATA ?= data/notebooks-demo
+NB_ACCOUNTS ?= 600
+NB_OUT ?= $(OUT)/notebooks
+
+# Runs copies, not the committed files: notebooks/ stays free of outputs (a test rejects them) while
+# out/notebooks/ holds the executed copies with their plots, its own mlflow.db (your champion in ./mlflow.db
+# is never touched) and a first champion registered by `churn train`, so notebook 2 has one to compare with.
+notebooks: $(STAMP) ## Run the three notebooks top to bottom, fresh kernels, on small demo data (into out/notebooks/)
+	@[ -d $(NB_DATA) ] || $(BIN)/churn demo-data --out $(NB_DATA) --accounts $(NB_ACCOUNTS)
+	@mkdir -p $(NB_OUT)
+	@[ -f $(NB_OUT)/mlflow.db ] || (cd $(NB_OUT) && MLFLOW_TRACKING_URI=sqlite:///$(abspath $(NB_OUT))/mlflow.db $(abspath $(BIN))/churn train --data $(abspath $(NB_DATA)) --seed 1 >/dev/null)
+	CHURN_DATA=$(abspath $(NB_DATA)) CHURN_WORKDIR=$(abspath $(NB_OUT)) MLFLOW_TRACKING_URI=sqlite:///$(abspath $(NB_OUT))/mlflow.db \
+		$(BIN)/jupyter nbconvert --to notebook --execute --output-dir $(NB_OUT) \
+		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 notebooks/0*.ipynb
+	@echo "Executed notebooks: $(abspath $(NB_OUT))/0*.ipynb"
+
+notebooks-clean: $(STAMP) ## Strip outputs and execution counts from notebooks/*.ipynb (do this before committing)
+	$(BIN)/jupyter nbconvert --clear-output --inplace --ClearMetadataPreprocessor.enabled=True \
+		--ClearMetadataPreprocessor.clear_notebook_metadata=False notebooks/*.ipynb
+
+jupyter: $(STAMP) ## Start JupyterLab with the project's venv as the kernel
+	$(BIN)/python -m ipykernel install --sys-prefix --name renewal-risk --display-name "Python (renewal-risk)"
+	$(BIN)/jupyter lab
 
 lint: $(STAMP) ## Check lint and formatting
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -192,15 +192,13 @@ def train_command(
 
 
 def _explanation_quality(result, table, data: Path, steps) -> None:
-    """With ground truth next to the data (the demo's ``_truth/``), measure the explanation hit rate."""
-    from explain.evaluate import explanation_hit_rate, load_truth
+    """With ground truth next to the data (the demo's ``_truth/``), add the explanation hit rate."""
+    from explain.evaluate import TRUTH_FILE
+    from training.retrain import add_explanation_quality
 
-    truth = load_truth(data)
-    if truth is None:
-        return
-    with steps.step("Checking explanations against the known causes of churn"):
-        rates = explanation_hit_rate(result.bundle, table.frame.iloc[result.split["test"]], truth)
-    result.metrics.update({f"test_{k}": v for k, v in rates.items()})
+    if (data / TRUTH_FILE).exists():
+        with steps.step("Checking explanations against the known causes of churn"):
+            add_explanation_quality(result, table, data)
 
 
 @app.command("backtest")

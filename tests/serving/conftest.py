@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import requests
 
 from explain.pages import default_as_of
 from features.build import build_scoring_snapshots
+from serving.local import start_server, stop_server
 from serving.store import store_from_tables
 from tests.browser.conftest import browser, open_page  # noqa: F401  (the browser fixtures, for served pages)
 
@@ -66,45 +61,6 @@ def client(asgi_app, monkeypatch):
 def client_with_token(asgi_app, monkeypatch):
     with _client(asgi_app, monkeypatch, TOKEN) as c:
         yield c
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env: dict[str, str], token: str | None, log: Path) -> tuple[str, subprocess.Popen]:
-    """``bentoml serve`` on a free loopback port; waits (bounded) until /readyz answers 200."""
-    port = _free_port()
-    full_env = {**os.environ, **env, "CHURN_SERVICE_WORKERS": "1"}
-    full_env.pop("CHURN_API_TOKEN", None)
-    if token:
-        full_env["CHURN_API_TOKEN"] = token
-    bentoml = str(Path(sys.executable).with_name("bentoml"))
-    command = [bentoml, "serve", "serving.service:RenewalRisk", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=full_env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return base, process
-        except requests.RequestException:  # not listening yet, or still starting
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError(f"bentoml serve did not become ready in 90 s:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,196 @@
+"""Load benchmark: the real `bentoml serve` on loopback against in-process scoring, with reasons.
+
+Targets (issue #5):
+- ``POST /score`` with batches of 500 accounts (3 reasons each): throughput at least 80% of
+  in-process scoring with reasons on the same model and rows;
+- one account with reasons: p99 latency at most 50 ms (p50 reported too);
+- 16 concurrent clients for 60 s: zero errors; throughput and the server's memory reported.
+
+The model is trained on the demo data (``--data``) and served from a folder, with a snapshot
+store of the current book; every request loop is bounded in count and time.
+
+    python benchmarks/bench_serve.py [--data data/demo] [--seconds 60] [--clients 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import psutil
+import requests
+
+from explain.pages import default_as_of
+from features.build import build_scoring_snapshots, build_training_snapshots
+from features.load import load_tables
+from serving.local import start_server, stop_server
+from serving.runtime import Runtime
+from serving.store import store_from_tables
+from training.dataset import from_snapshots
+from training.train import TrainConfig, train
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BATCH = 500
+REASONS = 3
+
+
+def payloads(frame, names: list[str]) -> list[dict]:
+    """Feature payloads as a CRM job sends them: JSON numbers and strings, unknown values left out."""
+    records = []
+    for row in frame[["account_id", *names]].to_dict("records"):
+        payload = {"account_id": str(row["account_id"])}
+        for name in names:
+            value = row[name]
+            if isinstance(value, str):
+                payload[name] = value
+            elif value is not None and np.isfinite(value):
+                payload[name] = float(value)
+        records.append(payload)
+    return records
+
+
+def best_rate(repeat: int, count: int, fn) -> float:
+    """Accounts per second, best of ``repeat`` runs of ``fn`` over ``count`` accounts."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return count / min(times)
+
+
+def server_memory_mb(process) -> float:
+    """Resident memory of the server and all its workers."""
+    root = psutil.Process(process.pid)
+    total = 0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a worker that just exited
+            total += p.memory_info().rss
+    return total / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("data/demo"))
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--single", type=int, default=500, help="sequential single-account requests")
+    args = parser.parse_args()
+
+    tables = load_tables(args.data)
+    snapshots = build_training_snapshots(tables)
+    result = train(from_snapshots(snapshots.frame, snapshots.catalog), TrainConfig())
+    tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
+    model = result.bundle.save(tmp / "model")
+    as_of = default_as_of(tables)
+    current = build_scoring_snapshots(tables, as_of).frame
+    store_from_tables(tmp / "snapshots.db", tables, current, as_of, months=2)
+    names = result.bundle.schema.names
+    rows = current.sample(n=BATCH, replace=len(current) < BATCH, random_state=0).reset_index(drop=True)
+    batch = payloads(rows, names)
+
+    runtime = Runtime.load(str(model), str(tmp / "snapshots.db"))
+    in_process = best_rate(5, BATCH, lambda: runtime.score_payloads(batch, REASONS))
+
+    env = {"CHURN_MODEL_URI": str(model), "CHURN_SNAPSHOT_STORE": str(tmp / "snapshots.db")}
+    base, process = start_server(env, None, tmp / "server.log", workers=args.workers)
+    try:
+        session = requests.Session()
+        body = {"accounts": batch, "reasons": REASONS}
+
+        def post_batch():
+            response = session.post(f"{base}/score", json=body, timeout=60)
+            response.raise_for_status()
+
+        post_batch()  # warm up
+        over_http = best_rate(5, BATCH, post_batch)
+
+        latencies = []
+        for i in range(args.single):
+            one = {"accounts": [batch[i % BATCH]], "reasons": REASONS}
+            started = time.perf_counter()
+            response = session.post(f"{base}/score", json=one, timeout=30)
+            latencies.append(1e3 * (time.perf_counter() - started))
+            response.raise_for_status()
+
+        load = concurrent_load(base, batch, args.clients, args.seconds, process)
+    finally:
+        stop_server(process)
+
+    report = {
+        "model_trees": result.bundle.booster.num_trees(),
+        "features": len(names),
+        "batch_size": BATCH,
+        "reasons": REASONS,
+        "in_process_accounts_per_s": round(in_process),
+        "http_batch_accounts_per_s": round(over_http),
+        "http_vs_in_process": round(over_http / in_process, 3),
+        "single_p50_ms": round(statistics.median(latencies), 2),
+        "single_p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "single_requests": len(latencies),
+        **load,
+        "server_workers": args.workers,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_serve.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+def concurrent_load(base: str, batch: list[dict], clients: int, seconds: float, process) -> dict:
+    """``clients`` threads, each sending single-account /score and /score_accounts requests for ``seconds``."""
+    stop = time.monotonic() + seconds
+    counts = {"ok": 0, "errors": 0, "status": {}}
+    lock = threading.Lock()
+    memory: list[float] = []
+    ids = [p["account_id"] for p in batch]
+
+    def client(k: int) -> None:
+        session = requests.Session()
+        i = k
+        while time.monotonic() < stop:
+            i += clients
+            if i % 4 == 0:
+                request = ("/score_accounts", {"account_ids": [ids[i % len(ids)]], "reasons": REASONS})
+            else:
+                request = ("/score", {"accounts": [batch[i % len(batch)]], "reasons": REASONS})
+            try:
+                status = session.post(base + request[0], json=request[1], timeout=30).status_code
+            except requests.RequestException:
+                status = -1
+            with lock:
+                counts["ok" if status == 200 else "errors"] += 1
+                counts["status"][status] = counts["status"].get(status, 0) + 1
+
+    def watch() -> None:
+        while time.monotonic() < stop:
+            memory.append(server_memory_mb(process))
+            time.sleep(1)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients + 1) as pool:
+        pool.submit(watch)
+        for k in range(clients):
+            pool.submit(client, k)
+    elapsed = time.perf_counter() - started
+    return {
+        "load_clients": clients,
+        "load_seconds": round(elapsed, 1),
+        "load_requests": counts["ok"] + counts["errors"],
+        "load_errors": counts["errors"],
+        "load_status_codes": {str(k): v for k, v in counts["status"].items()},
+        "load_requests_per_s": round((counts["ok"] + counts["errors"]) / elapsed, 1),
+        "server_memory_mb_peak": round(max(memory), 1) if memory else None,
+    }
+
+
+if __name__ == "__main__":
+    main()
