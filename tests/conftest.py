@@ -15,6 +15,7 @@ import pytest
 
 from features.load import Tables, parse_table
 from features.schema import TABLES
+from tests.chromium import browser, open_page  # noqa: F401  (one Chromium for the browser and serving tests)
 
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2024-12-31")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from explain.report import render_account_page, render_portfolio_page
-from tests.browser.conftest import ARTIFACTS
+from tests.chromium import ARTIFACTS
 from tests.explain_fixtures import make_account_page, make_explanation, make_portfolio
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,6 @@ from explain.pages import default_as_of
 from features.build import build_scoring_snapshots
 from serving.local import start_server, stop_server
 from serving.store import store_from_tables
-from tests.browser.conftest import browser, open_page  # noqa: F401  (the browser fixtures, for served pages)
 
 TOKEN = "test-token-3f9a"
 

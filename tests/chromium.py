@@ -1,4 +1,4 @@
-"""Headless Chromium for the page tests: Debian's own build, since Playwright's download does not work here.
+"""Headless Chromium for page tests (`browser`, `open_page`): Debian's build; Playwright's download fails here.
 
 Locally the browser tests skip when Chromium is missing (``make browser`` installs it); in CI
 (env ``CI`` set) a missing browser is a failure, so the pages are never shipped untested.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
