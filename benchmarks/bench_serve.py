@@ -99,20 +99,23 @@ def main() -> None:
     batch = payloads(rows, names)
 
     runtime = Runtime.load(str(model), str(tmp / "snapshots.db"))
-    in_process = best_rate(5, BATCH, lambda: runtime.score_payloads(batch, REASONS))
+    in_process = best_rate(10, BATCH, lambda: runtime.score_payloads(batch, REASONS))
 
     env = {"CHURN_MODEL_URI": str(model), "CHURN_SNAPSHOT_STORE": str(tmp / "snapshots.db")}
     base, process = start_server(env, None, tmp / "server.log", workers=args.workers)
     try:
         session = requests.Session()
-        body = {"accounts": batch, "reasons": REASONS}
+        # The body is encoded once, as a CRM job would: the server's throughput is measured, not the client's JSON.
+        body = json.dumps({"accounts": batch, "reasons": REASONS}).encode()
+        headers = {"content-type": "application/json"}
 
         def post_batch():
-            response = session.post(f"{base}/score", json=body, timeout=60)
+            response = session.post(f"{base}/score", data=body, headers=headers, timeout=60)
             response.raise_for_status()
+            response.json()
 
         post_batch()  # warm up
-        over_http = best_rate(5, BATCH, post_batch)
+        over_http = best_rate(10, BATCH, post_batch)
 
         latencies = []
         for i in range(args.single):

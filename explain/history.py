@@ -76,76 +76,47 @@ def metric_series(
     metrics = [m for m in usage["metric"].astype("str").unique() if not m.startswith(MODULE_METRIC_PREFIX)]
     week = ((usage["date"] - start).dt.days // 7).to_numpy()
 
-    series: dict[str, list[MetricSeries]] = {a: [] for a in account_ids}
-    observed = _observed_weeks(first_seen, account_ids, start, weeks)
+    accounts = usage["account_id"].astype("str").to_numpy()
     metric_names = usage["metric"].astype("str").to_numpy()
+    values = usage["value"].to_numpy()
+    observed = _observed_weeks(first_seen, account_ids, start, weeks)
+    always = np.ones(weeks, bool)
+    # (name, label, unit, group, weekly totals per account, divisor, weeks with data per account)
+    charts: list[tuple] = []
     for metric in sorted(metrics):
         rows = metric_names == metric
-        totals = _weekly(
-            usage["account_id"].astype("str").to_numpy()[rows], week[rows], usage["value"].to_numpy()[rows], weeks
+        words = metric.replace("_", " ")
+        totals = _weekly(accounts[rows], week[rows], values[rows], weeks)
+        charts.append(
+            (f"usage_{metric_slug(metric)}", f"{words.capitalize()} per day", words, "usage", totals, 7.0, observed)
         )
-        for account in account_ids:
-            values = totals.get(account, np.zeros(weeks)) / 7.0
-            words = metric.replace("_", " ")
-            series[account].append(
-                _series(
-                    f"usage_{metric_slug(metric)}",
-                    f"{words.capitalize()} per day",
-                    words,
-                    "usage",
-                    week_starts,
-                    values,
-                    observed[account],
-                )
-            )
-    modules = np.char.startswith(metric_names.astype(str), MODULE_METRIC_PREFIX) & (usage["value"].to_numpy() > 0)
-    module_weeks = pd.DataFrame(
-        {
-            "account": usage["account_id"].astype("str").to_numpy()[modules],
-            "week": week[modules],
-            "m": metric_names[modules],
-        }
-    ).drop_duplicates()
-    module_counts = _weekly(
-        module_weeks["account"].to_numpy(), module_weeks["week"].to_numpy(), np.ones(len(module_weeks)), weeks
-    )
-    if len(module_weeks) or any(m.startswith(MODULE_METRIC_PREFIX) for m in tables.usage["metric"].cat.categories):
-        for account in account_ids:
-            values = module_counts.get(account, np.zeros(weeks))
-            series[account].append(
-                _series(
-                    "modules_used",
-                    "Modules used per week",
-                    "modules",
-                    "adoption",
-                    week_starts,
-                    values,
-                    observed[account],
-                )
-            )
+    modules = np.char.startswith(metric_names.astype(str), MODULE_METRIC_PREFIX) & (values > 0)
+    used = pd.DataFrame({"a": accounts[modules], "w": week[modules], "m": metric_names[modules]}).drop_duplicates()
+    if len(used) or any(m.startswith(MODULE_METRIC_PREFIX) for m in tables.usage["metric"].cat.categories):
+        totals = _weekly(used["a"].to_numpy(), used["w"].to_numpy(), np.ones(len(used)), weeks)
+        charts.append(("modules_used", "Modules used per week", "modules", "adoption", totals, 1.0, observed))
     tickets = tables.support_tickets
     if tickets is not None:
         opened = tickets[((tickets["opened_at"] >= start) & (tickets["opened_at"] < as_of)).to_numpy()]
-        counts = _weekly(
-            opened["account_id"].astype("str").to_numpy(),
-            ((opened["opened_at"] - start).dt.days // 7).to_numpy(),
-            np.ones(len(opened)),
-            weeks,
-        )
-        for account in account_ids:
-            values = counts.get(account, np.zeros(weeks))
-            series[account].append(
-                _series(
-                    "tickets_opened",
-                    "Tickets opened per week",
-                    "tickets",
-                    "support",
-                    week_starts,
-                    values,
-                    np.ones(weeks, bool),
-                )
+        weekly = ((opened["opened_at"] - start).dt.days // 7).to_numpy()
+        totals = _weekly(opened["account_id"].astype("str").to_numpy(), weekly, np.ones(len(opened)), weeks)
+        charts.append(("tickets_opened", "Tickets opened per week", "tickets", "support", totals, 1.0, None))
+    zeros = np.zeros(weeks)
+    return {
+        account: [
+            _series(
+                name,
+                label,
+                unit,
+                group,
+                week_starts,
+                totals.get(account, zeros) / divisor,
+                always if seen is None else seen[account],
             )
-    return series
+            for name, label, unit, group, totals, divisor, seen in charts
+        ]
+        for account in account_ids
+    }
 
 
 def _weekly(accounts: np.ndarray, week: np.ndarray, values: np.ndarray, weeks: int) -> dict[str, np.ndarray]:

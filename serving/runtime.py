@@ -108,15 +108,7 @@ class Runtime:
             churn_risk=e.churn_risk,
             risk_band=e.risk_band,  # type: ignore[arg-type]
             reasons=[
-                Reason(
-                    group=r.group,
-                    feature=r.feature,
-                    value=r.value,
-                    contribution=r.contribution,
-                    points=r.points,
-                    sentence=r.sentence,
-                )
-                for r in e.risk_drivers[:reasons]
+                Reason(**{name: getattr(r, name) for name in Reason.model_fields}) for r in e.risk_drivers[:reasons]
             ],
             model_version=self.version,
             as_of=e.as_of,

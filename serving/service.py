@@ -99,7 +99,7 @@ class RenewalRisk:
     @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
     def score(self, accounts: list, reasons: int = 3) -> ScoreResponse:
         """Score 1 to 1,000 feature payloads; every feature is optional (missing means unknown)."""
-        payloads = [a.model_dump() if hasattr(a, "model_dump") else dict(a) for a in accounts]
+        payloads = [dict(a.__dict__) if hasattr(a, "__dict__") else dict(a) for a in accounts]  # validated already
         return ScoreResponse(model_version=RUNTIME.version, results=RUNTIME.score_payloads(payloads, reasons))
 
     @bentoml.api(route="/score_accounts", input_spec=ScoreAccountsRequest, output_spec=ScoreAccountsResponse)
