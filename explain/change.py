@@ -107,7 +107,8 @@ def change_summary(points: float, days: int, risk_then: float, risk_now: float, 
     span = f"({100 * risk_then:.0f}% to {100 * risk_now:.0f}%)"
     if abs(points) < 0.5:
         return f"Risk about the same {since} ({100 * risk_now:.0f}%)"
-    head = f"Risk {'up' if points > 0 else 'down'} {abs(points):.0f} points {since} {span}"
+    size = round(abs(points))
+    head = f"Risk {'up' if points > 0 else 'down'} {size} point{'' if size == 1 else 's'} {since} {span}"
     if not movers:
         return head + ", from many small changes"
     phrases = [m.phrase for m in movers]
