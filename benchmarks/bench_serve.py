@@ -167,8 +167,8 @@ def concurrent_load(base: str, batch: list[dict], clients: int, seconds: float, 
                 request = ("/score", {"accounts": [batch[i % len(batch)]], "reasons": REASONS})
             try:
                 status = session.post(base + request[0], json=request[1], timeout=30).status_code
-            except requests.RequestException:
-                status = -1
+            except requests.RequestException as error:  # counted as an error, by kind
+                status = type(error).__name__
             with lock:
                 counts["ok" if status == 200 else "errors"] += 1
                 counts["status"][status] = counts["status"].get(status, 0) + 1

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from serving.schemas import MAX_BATCH, ScoreAccountsResponse, ScoreResponse
 from tests.serving.conftest import TOKEN
+
+
+def _run(coroutine):
+    """Run a coroutine on a fresh loop in its own thread (Playwright's sync API may hold this thread's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _payload(served, i: int = 0) -> dict:
@@ -24,17 +32,30 @@ def _payload(served, i: int = 0) -> dict:
     return payload
 
 
-def test_direct_call_scores_like_the_cli(service, served):
+@pytest.mark.parametrize("size", [5, 40], ids=["small request: adaptive batching", "large request: scored at once"])
+def test_direct_call_scores_like_the_cli(service, served, size):
     instance = service.RenewalRisk.inner()
-    payloads = [_payload(served, i) for i in range(5)]
+    payloads = [_payload(served, i) for i in range(size)]
     request = service.ScoreRequest.model_validate({"accounts": payloads, "reasons": 2})
-    response = instance.score(accounts=request.accounts, reasons=request.reasons)
-    assert isinstance(response, ScoreResponse) and len(response.results) == 5
-    expected = served.bundle.churn_probability(served.current.head(5), warn=False)
+    response = _run(instance.score(accounts=request.accounts, reasons=request.reasons))
+    assert isinstance(response, ScoreResponse) and len(response.results) == size
+    expected = served.bundle.churn_probability(served.current.head(size), warn=False)
     np.testing.assert_allclose([r.churn_risk for r in response.results], expected, rtol=1e-9)
     for result in response.results:
         assert result.renewal_probability == pytest.approx(1 - result.churn_risk)
         assert len(result.reasons) <= 2 and all(r.sentence for r in result.reasons)
+
+
+def test_merged_rows_keep_their_own_number_of_reasons(service, served):
+    scorer = service.Scorer.inner()
+    rows = [
+        {**_payload(served, 0), "_reasons": 1},
+        {**_payload(served, 1), "_reasons": 3},
+        {**_payload(served, 2), "_reasons": 0},
+    ]
+    out = scorer.explain_rows(rows)
+    assert all(len(r["reasons"]) <= n for r, n in zip(out, [1, 3, 0], strict=True)) and out[1]["reasons"]
+    assert [r["account_id"] for r in out] == [r["account_id"] for r in rows]
 
 
 def test_score_over_http(client, served):
