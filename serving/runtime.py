@@ -9,6 +9,7 @@ gets the same score and the same sentences from `churn explain` and from the API
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ class Runtime:
         if store_path and Path(store_path).exists():
             try:
                 store = SnapshotStore(store_path)
-            except (StoreError, Exception) as error:
+            except (StoreError, sqlite3.Error) as error:
                 raise ModelLoadError(f"cannot open the snapshot store {store_path!r}: {error}") from None
         return cls(bundle, Explainer(bundle, Playbook.load(playbook)), model_uri, store)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from typing import Annotated
 
 import aiohttp
@@ -58,7 +57,10 @@ class _NoClientErrorTracebacks(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, pydantic.ValidationError | ValueError | bentoml.exceptions.InvalidArgument)
+        if isinstance(error, pydantic.ValidationError):
+            return False
+        client_error = isinstance(error, bentoml.exceptions.BentoMLException) and int(error.error_code) < 500
+        return not client_error
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoClientErrorTracebacks())
@@ -204,4 +206,3 @@ def _or_404(build):
 
 
 RenewalRisk.add_asgi_middleware(BearerTokenMiddleware)
-_started = time.time()
