@@ -92,6 +92,10 @@ SMALL_BATCH = 32  # requests with fewer accounts go through adaptive batching; l
     workers=1,
     traffic={"timeout": 60, "max_concurrency": 256},
     logging={"access": {"enabled": False}},
+    # BentoML's client replaces its HTTP session to this service every `max_requests` calls
+    # (default 100) and closes the old one even while concurrent calls still use it, which
+    # fails them. Replace it only hourly; `RenewalRisk._batched` retries the rare casualty.
+    runner_connection={"max_requests": 1_000_000_000, "max_age": 3600.0},
 )
 class Scorer:
     """Scores small requests in adaptive batches: BentoML merges concurrent calls into one model pass.
@@ -153,10 +157,10 @@ class RenewalRisk:
     async def _batched(self, payloads: list[dict], reasons: int) -> list[AccountScore]:
         """Through the batching ``Scorer``; retried, then scored here, if BentoML's internal client fails.
 
-        BentoML 1.4's client between services can drop a pooled connection under load (its
-        issues #4971 and #5544; the fix is not released in the newest version that installs
-        here), which would surface as a 500. A caller must never see that: after two failed
-        attempts the request is scored in this process, as a large one is.
+        BentoML 1.4's client between services can fail a call when it replaces its session
+        (see ``Scorer``) or when a pooled connection drops (its issues #4971 and #5544), which
+        would surface as a 500. A caller must never see that: after two failed attempts the
+        request is scored in this process, as a large one is.
         """
         rows = [{**p, "_reasons": reasons} for p in payloads]
         for attempt in (1, 2):
