@@ -10,6 +10,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -74,6 +75,23 @@ def parse_horizons(value: str) -> list[int]:
 def check_output(path: Path, allowed: tuple[str, ...] = (".parquet", ".csv")) -> None:
     if path.suffix.lower() not in allowed:
         raise UsageError(f"--out {path}: unsupported file type. Expected a path ending in {' or '.join(allowed)}.")
+
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(help="Also write the snapshots, with earlier monthly ones, to this SQLite store for `churn serve`."),
+]
+StoreMonthsOption = Annotated[
+    int, typer.Option(min=1, max=24, help="Monthly snapshots to keep in the store per account (the risk trend).")
+]
+
+
+def write_store(store: Path, tables, current, as_of, months: int, steps) -> None:
+    """The snapshot store the service reads: ``current`` plus earlier monthly snapshots and weekly charts."""
+    from serving.store import store_from_tables
+
+    with steps.step(f"Writing {months} monthly snapshots per account to the store {store}"):
+        store_from_tables(store, tables, current, as_of, months)
 
 
 def summary_table(title: str, rows: dict[str, object]) -> RichTable:

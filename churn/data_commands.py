@@ -14,6 +14,8 @@ from rich.table import Table as RichTable
 
 from churn.app import (
     DEFAULT_WORKERS,
+    StoreMonthsOption,
+    StoreOption,
     UsageError,
     app,
     check_output,
@@ -22,6 +24,7 @@ from churn.app import (
     parse_horizons,
     reports_user_errors,
     summary_table,
+    write_store,
 )
 from churn.progress import Steps
 
@@ -79,6 +82,8 @@ def build_features(
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Address of a Dask distributed scheduler to build partitions on a cluster.")
     ] = None,
+    store: StoreOption = None,
+    store_months: StoreMonthsOption = 6,
 ) -> None:
     """Build point-in-time account snapshots: training rows (labelled) or scoring rows (--as-of)."""
     from features.build import build_scoring_snapshots, build_training_snapshots
@@ -89,6 +94,8 @@ def build_features(
     check_output(out)
     horizons = parse_horizons(horizon_days)
     scoring_date = parse_date(as_of, "--as-of")
+    if store is not None and scoring_date is None:
+        raise UsageError("--store needs --as-of: the store holds scoring snapshots of the accounts in force.")
     options: dict[str, object] = {"workers": workers}
     cluster = contextlib.nullcontext()
     if dask_scheduler:
@@ -111,6 +118,8 @@ def build_features(
             steps.note(note)
         with steps.step(f"Writing {out}"):
             write_table(result.frame, out, result.catalog)
+        if store is not None:
+            write_store(store, tables, result.frame, scoring_date, store_months, steps)
     summary = result.summary()
     console.print(summary_table(f"{summary.pop('kind').capitalize()} snapshots → {out}", summary))
 

@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from churn.app import UsageError, app, check_output, console, parse_date, parse_horizons, reports_user_errors
+from churn.app import (
+    StoreMonthsOption,
+    StoreOption,
+    UsageError,
+    app,
+    check_output,
+    console,
+    parse_date,
+    parse_horizons,
+    reports_user_errors,
+    write_store,
+)
 from churn.progress import Steps
 
 DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
@@ -338,13 +349,8 @@ def score_command(
     reasons: Annotated[
         int, typer.Option(min=0, max=10, help="Add the top K reason sentences and driver groups per account.")
     ] = 0,
-    store: Annotated[
-        Path | None,
-        typer.Option(help="With --data: also write the snapshots to this SQLite snapshot store for `churn serve`."),
-    ] = None,
-    store_months: Annotated[
-        int, typer.Option(min=1, max=24, help="Monthly snapshots to keep in the store per account (risk trend).")
-    ] = 6,
+    store: StoreOption = None,
+    store_months: StoreMonthsOption = 6,
 ) -> None:
     """Score the book: renewal probability, churn risk, risk band and ARR at risk per account."""
     from features.io import write_table
@@ -366,10 +372,7 @@ def score_command(
         with steps.step(f"Writing {out}"):
             write_table(scores, out)
         if store is not None:
-            from serving.store import store_from_tables
-
-            with steps.step(f"Writing {store_months} monthly snapshots per account to the store {store}"):
-                store_from_tables(store, tables, frame, parse_date(as_of, "--as-of"), store_months)
+            write_store(store, tables, frame, parse_date(as_of, "--as-of"), store_months, steps)
     console.print(_top_table(scores, top))
     console.print(
         f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(scores['arr'].sum())} "

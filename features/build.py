@@ -177,6 +177,7 @@ def build_features(
     usage_start = tables.usage["date"].min()
     grid = grid.reset_index(drop=True).assign(_row=np.arange(len(grid)))
     partitions = partitions or (1 if workers <= 1 and scheduler is None else max(2 * workers, 4))
+    partitions = partitions if len(grid) else 1  # nothing to split: one pass gives the empty frame its columns
     report = on_partition or (lambda done, total: None)
     if partitions == 1:
         report(0, 1)
@@ -252,6 +253,8 @@ def build_scoring_snapshots(tables: Tables, as_of: pd.Timestamp, **options) -> S
     frame, catalog = build_features(tables, grid, **options)
     frame = frame[[*GRID_COLUMNS, *catalog.names]]
     notes = []
+    if frame.empty:
+        notes.append(f"no account has a contract in force on {pd.Timestamp(as_of).date()}: there is nothing to score.")
     if pd.Timestamp(as_of) > tables.data_end + pd.Timedelta(days=1):
         notes.append(
             f"as_of {pd.Timestamp(as_of).date()} is after the data ends ({tables.data_end.date()}): "

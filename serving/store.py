@@ -174,6 +174,8 @@ def store_from_tables(path: Path | str, tables, current: pd.DataFrame, as_of: pd
     from explain.pages import SERIES_WEEKS
 
     accounts = current["account_id"].astype("str").tolist()
+    if not accounts:  # no contract in force: an empty store still tells the service there is nothing to serve
+        return write_snapshots(path, current)
     earlier = monthly_dates(as_of, months)[:-1]
     frames = [snapshots_at(tables, earlier, accounts), current] if earlier else [current]
     snapshots = pd.concat([f for f in frames if len(f)], ignore_index=True)

@@ -87,7 +87,9 @@ class ModelBundle:
         return self.schema.matrix(frame, warn=warn)
 
     def raw_score(self, frame: pd.DataFrame, warn: bool = True) -> np.ndarray:
-        """The booster's log-odds of churn, before calibration."""
+        """The booster's log-odds of churn, before calibration (LightGBM refuses an empty table; we don't)."""
+        if len(frame) == 0:
+            return np.zeros(0)
         return self.booster.predict(self.matrix(frame, warn), raw_score=True)
 
     def churn_probability(self, frame: pd.DataFrame, warn: bool = True) -> np.ndarray:
@@ -96,6 +98,8 @@ class ModelBundle:
 
     def contributions(self, frame: pd.DataFrame, warn: bool = True) -> np.ndarray:
         """Exact TreeSHAP contributions in log-odds, one column per feature plus the bias last."""
+        if len(frame) == 0:
+            return np.zeros((0, len(self.schema.names) + 1))
         return self.booster.predict(self.matrix(frame, warn), pred_contrib=True)
 
     @property

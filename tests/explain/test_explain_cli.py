@@ -143,3 +143,12 @@ def _links(html: str) -> list[str]:
 
     Links().feed(html)
     return found
+
+
+def test_scoring_a_date_with_no_contract_in_force_is_an_empty_book_not_a_crash(world, tmp_path):
+    *_, base = world
+    out = tmp_path / "none.csv"
+    result = _ok(["score", *base, "--as-of", "2000-01-01", "--reasons", "2", "--out", str(out)])
+    assert "nothing to score" in result.output
+    scores = pd.read_csv(out)
+    assert scores.empty and {"account_id", "churn_risk", "reason_1"} <= set(scores.columns)
