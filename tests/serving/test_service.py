@@ -200,3 +200,18 @@ def test_every_endpoint_but_the_probes_needs_the_token(client_with_token, served
         assert c.request(method, path, json=body, headers=good).status_code == 200, path
     assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
     assert c.get("/model").json()["error"].startswith("missing or invalid token")
+
+
+def test_a_model_that_cannot_load_stops_the_start_naming_the_uri(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CHURN_MODEL_URI": str(tmp_path / "no-such-model"), "MLFLOW_TRACKING_URI": ""}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    started = subprocess.run(
+        [sys.executable, "-c", "import serving.service"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert started.returncode == 2
+    assert "cannot load the model" in started.stderr and str(tmp_path / "no-such-model") in started.stderr
+    assert "Traceback" not in started.stderr
