@@ -184,7 +184,7 @@ def portfolio(
         ranked = sorted(current, key=lambda e: (-(e.arr_at_risk or 0.0), e.account_id))
         accounts = [e.account_id for e in ranked[:top]]
     pages = account_pages(explainer, tables, accounts, as_of, months=months) if accounts else {}
-    rows = sorted((_row(page) for page in pages.values()), key=lambda r: (-(r.arr_at_risk or 0.0), r.account_id))
+    rows = portfolio_rows(pages)
     book = Portfolio(
         as_of=as_of.date(),
         horizon_days=horizon_days,
@@ -194,6 +194,11 @@ def portfolio(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return book, pages
+
+
+def portfolio_rows(pages: Mapping[str, AccountPage]) -> list[PortfolioRow]:
+    """One portfolio row per account page, riskiest ARR first (ties by account id, so the order is stable)."""
+    return sorted((_row(page) for page in pages.values()), key=lambda r: (-(r.arr_at_risk or 0.0), r.account_id))
 
 
 def _row(page: AccountPage) -> PortfolioRow:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from explain.pages import PORTFOLIO_HORIZON_DAYS, TREND_MONTHS, UnknownAccountError, pages_from_snapshots
+from explain.pages import (
+    PORTFOLIO_HORIZON_DAYS,
+    TREND_MONTHS,
+    UnknownAccountError,
+    pages_from_snapshots,
+    portfolio_rows,
+)
 from explain.playbook import Playbook
 from explain.reasons import Explainer
 from explain.records import Explanation, Portfolio
@@ -150,8 +156,6 @@ class Runtime:
 
     def portfolio(self, horizon_days: int = PORTFOLIO_HORIZON_DAYS, top: int = 500) -> Portfolio:
         """Stored accounts renewing within ``horizon_days`` of the latest snapshot date, riskiest ARR first."""
-        from explain.pages import _row
-
         store = self._require_store()
         as_of = store.latest_date()
         accounts = store.renewing(as_of, horizon_days) if as_of is not None else []
@@ -166,7 +170,7 @@ class Runtime:
             chosen = ranked["account_id"].head(top).tolist()
             history = store.history(chosen, limit=TREND_MONTHS)
             pages = pages_from_snapshots(self.explainer, history, {}, chosen, as_of, None)
-            rows = sorted((_row(p) for p in pages.values()), key=lambda r: (-(r.arr_at_risk or 0.0), r.account_id))
+            rows = portfolio_rows(pages)
         return Portfolio(
             as_of=(as_of or pd.Timestamp.today()).date(),
             horizon_days=horizon_days,
