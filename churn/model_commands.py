@@ -277,6 +277,24 @@ def _folds_table(report) -> RichTable:
     return table
 
 
+@app.command("export-model")
+@reports_user_errors
+def export_model_command(
+    out: Annotated[Path, typer.Option(help="Folder to write the bundle to (model.txt + bundle.json).")] = Path(
+        "models/renewal-risk"
+    ),
+    model_uri: ModelUriOption = DEFAULT_MODEL_URI,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Copy a model out of the registry as a plain bundle, to serve it without MLflow (churn serve --model-uri)."""
+    with Steps(console) as steps:
+        with steps.step(f"Loading model {model_uri}"):
+            bundle = _load_model(model_uri, tracking_uri)
+        with steps.step(f"Writing {out}"):
+            bundle.save(out)
+    console.print(f"Model {bundle.version_label} written to {out}/ (serve it: churn serve --model-uri {out})")
+
+
 @app.command("promote")
 @reports_user_errors
 def promote_command(

@@ -1,1 +1,1 @@
-"""Serving: the BentoML risk-score service (a later milestone). It reuses ``features`` and the model bundle."""
+"""Serving: the BentoML risk-score service, its request schemas, bearer auth and the SQLite snapshot store."""

@@ -1,1 +1,1 @@
-"""Training: time-based split, LightGBM, calibration, evaluation and MLflow tracking (next milestone)."""
+"""Training: time-based split, LightGBM, calibration, evaluation, MLflow tracking and registry, scoring, forecast."""

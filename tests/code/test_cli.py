@@ -14,13 +14,21 @@ from features.schema import contract_markdown
 
 runner = CliRunner()
 COMMANDS = ["demo-data", "build-features", "validate", "data-contract", "catalog"]
+MODEL_COMMANDS = ["train", "backtest", "promote", "score", "forecast", "export-model", "explain", "report", "serve"]
 
 
 def test_help_lists_every_command():
-    result = runner.invoke(app, ["--help"])
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for command in COMMANDS:
+    for command in COMMANDS + MODEL_COMMANDS:
         assert command in result.output
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+def test_model_explain_and_serve_commands_have_help(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
 
 
 @pytest.mark.parametrize("command", COMMANDS)

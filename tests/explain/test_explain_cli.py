@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -152,3 +153,14 @@ def test_scoring_a_date_with_no_contract_in_force_is_an_empty_book_not_a_crash(w
     assert "nothing to score" in result.output
     scores = pd.read_csv(out)
     assert scores.empty and {"account_id", "churn_risk", "reason_1"} <= set(scores.columns)
+
+
+def test_export_model_writes_a_bundle_that_scores_the_same(world, tmp_path):
+    small_demo, *_ = world
+    out = tmp_path / "exported"
+    _ok(["export-model", "--model-uri", str(small_demo.model), "--out", str(out)])
+    from training.bundle import ModelBundle
+
+    exported = ModelBundle.load(out)
+    rows = small_demo.snapshots.frame.head(50)
+    np.testing.assert_allclose(exported.churn_probability(rows), small_demo.bundle.churn_probability(rows))
