@@ -7,7 +7,6 @@ import json
 import mlflow
 import numpy as np
 import pandas as pd
-import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -15,14 +14,6 @@ from churn.cli import app
 from tests.conftest import synthetic_snapshots, synthetic_table
 from training import track
 from training.train import TrainConfig, train
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    uri = track.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    yield uri
-    mlflow.set_tracking_uri(None)
 
 
 def _train_and_log(seed: int, signal: float = 1.0):

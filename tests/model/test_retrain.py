@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -24,15 +23,6 @@ CLI_PARAMS = {
     "label",
     "time_col",
 }
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    uri = track.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    yield uri
-    mlflow.set_tracking_uri(None)
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
