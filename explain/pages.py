@@ -180,9 +180,7 @@ def portfolio(
     as_of = pd.Timestamp(as_of).normalize()
     accounts = renewing_accounts(tables, as_of, horizon_days)
     if top is not None and accounts:
-        current = explain_accounts(explainer, tables, accounts, as_of)
-        ranked = sorted(current, key=lambda e: (-(e.arr_at_risk or 0.0), e.account_id))
-        accounts = [e.account_id for e in ranked[:top]]
+        accounts = riskiest_arr(explainer.bundle, snapshots_at(tables, [as_of], accounts), top)
     pages = account_pages(explainer, tables, accounts, as_of, months=months) if accounts else {}
     rows = portfolio_rows(pages)
     book = Portfolio(
@@ -194,6 +192,15 @@ def portfolio(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return book, pages
+
+
+def riskiest_arr(bundle, snapshots: pd.DataFrame, top: int | None) -> list[str]:
+    """The ``top`` accounts by ARR at risk (ties by id): scores only, no explanations to throw away."""
+    risk = bundle.churn_probability(snapshots, warn=False)
+    arr = pd.to_numeric(snapshots.get("arr"), errors="coerce").fillna(0.0).to_numpy()
+    ranked = pd.DataFrame({"account_id": snapshots["account_id"].astype("str").to_numpy(), "at_risk": arr * risk})
+    ranked = ranked.sort_values(["at_risk", "account_id"], ascending=[False, True])
+    return ranked["account_id"].head(top).tolist()
 
 
 def portfolio_rows(pages: Mapping[str, AccountPage]) -> list[PortfolioRow]:

@@ -22,6 +22,7 @@ from explain.pages import (
     UnknownAccountError,
     pages_from_snapshots,
     portfolio_rows,
+    riskiest_arr,
 )
 from explain.playbook import Playbook
 from explain.reasons import Explainer
@@ -161,13 +162,7 @@ class Runtime:
         accounts = store.renewing(as_of, horizon_days) if as_of is not None else []
         rows = []
         if accounts:
-            current = store.latest(accounts)
-            risk = self.bundle.churn_probability(current, warn=False)
-            arr = pd.to_numeric(current.get("arr"), errors="coerce").fillna(0.0).to_numpy()
-            ranked = current.assign(_at_risk=arr * risk).sort_values(
-                ["_at_risk", "account_id"], ascending=[False, True]
-            )
-            chosen = ranked["account_id"].head(top).tolist()
+            chosen = riskiest_arr(self.bundle, store.latest(accounts), top)
             history = store.history(chosen, limit=TREND_MONTHS)
             pages = pages_from_snapshots(self.explainer, history, {}, chosen, as_of, None)
             rows = portfolio_rows(pages)
