@@ -13,11 +13,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from features.schema import ACTIVE_USERS_METRIC, PRIORITIES
 
+FeatureRole = Literal["actionable", "context"]
 DriverGroup = Literal["usage", "adoption", "support", "relationship", "commercial", "billing"]
 DRIVER_GROUPS: tuple[DriverGroup, ...] = ("usage", "adoption", "support", "relationship", "commercial", "billing")
 
@@ -48,6 +49,14 @@ class Feature:
     data, and a part in ``[...]`` is left out when a value it names is missing. ``when_zero``
     replaces ``template`` when the value is 0 (``"No urgent tickets open"`` reads better than
     ``"0 urgent tickets"``); ``missing`` is said when the value is missing, never as zero.
+
+    ``role`` says whether the account can act on the feature. *Context* (the contract's term,
+    the days left, tenure, segment, plan, size) describes which accounts this one should be
+    compared with: it makes up the peer baseline an explanation starts from and is never
+    offered as a reason, a play's trigger or a what-if. ``concept`` joins features that state
+    the same fact in different windows ("price per seat rose 33% compared with a year ago" and
+    "... at a renewal in the last year"), so a reason is said once. ``clock`` marks counts of
+    days since an event, which rise by themselves as time passes.
     """
 
     name: str
@@ -59,6 +68,19 @@ class Feature:
     template: str = ""
     when_zero: str = ""
     missing: str = ""
+    role: FeatureRole = "actionable"
+    concept: str = ""  # features that state one fact share a concept; empty: the feature is its own
+    clock: bool = False  # the value grows by a day each day when nothing happens ("days since ...")
+
+    @property
+    def is_context(self) -> bool:
+        """Context (term, days to renewal, tenure, segment, plan) sets the peer baseline; it is never a reason."""
+        return self.role == "context"
+
+    @property
+    def fact(self) -> str:
+        """The fact this feature states: reasons that share one are said once."""
+        return self.concept or self.name
 
 
 def metric_slug(metric: str) -> str:
@@ -618,6 +640,14 @@ class Catalog:
     def in_group(self, group: DriverGroup) -> list[str]:
         return [f.name for f in self.features if f.group == group]
 
+    @property
+    def context(self) -> list[str]:
+        return [f.name for f in self.features if f.is_context]
+
+    @property
+    def actionable(self) -> list[str]:
+        return [f.name for f in self.features if not f.is_context]
+
     def to_records(self) -> list[dict[str, str]]:
         return [asdict(f) for f in self.features]
 
@@ -638,11 +668,67 @@ def records_version(records: list[dict[str, str]]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+# Context: who the account is and where its contract stands. The peer baseline, never a reason.
+CONTEXT_FEATURES = frozenset(
+    {
+        "arr",
+        "seats",
+        "plan",
+        "segment",
+        "industry",
+        "region",
+        "tenure_days",
+        "contract_term_days",
+        "prior_renewals",
+        "auto_renew",
+        "days_to_renewal",
+    }
+)
+
+# One fact, several windows or phrasings: (concept, feature-name pattern). Usage concepts are per metric.
+_CONCEPT_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("usage_{metric}_level", r"usage_(?P<metric>.+)_mean_\d+d"),
+    ("usage_{metric}_trend", r"usage_(?P<metric>.+)_trend_\d+d"),
+    ("usage_active_users_trend", r"active_users_vs_peak_7m"),
+    ("modules", r"modules_used_(30d|change_30d)"),
+    ("urgent_high_tickets", r"tickets_(urgent|high)_\d+d|tickets_urgent_high_\d+d"),
+    ("slow_urgent_high_tickets", r"slow_urgent_high_tickets_\d+d|urgent_high_open_over_\d+d"),
+    ("open_tickets", r"tickets_open|oldest_open_ticket_age_days"),
+    ("nps", r"nps_last_score|nps_change|nps_detractor_responses_\d+d"),
+    ("champion", r"champion_losses_\d+d|champion_lost_unreplaced_\d+d|days_since_champion_left|has_champion"),
+    ("price", r"arr_per_seat|price_per_seat_.+"),
+    ("discount", r"discount_pct|discount_change_.+"),
+    ("payments", r"overdue_invoices_open|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"),
+)
+# Days since an event: they rise with the calendar alone, so a rise is news only when an event reset them.
+_CLOCK_PATTERN = r"days_since_.+|usage_.+_days_since_last|oldest_open_ticket_age_days|tenure_days|days_to_renewal"
+
+
+def concept_of(name: str) -> str:
+    """The concept a feature name belongs to ("" when it states a fact of its own)."""
+    for concept, pattern in _CONCEPT_PATTERNS:
+        match = re.fullmatch(pattern, name)
+        if match:
+            return concept.format(**match.groupdict())
+    return ""
+
+
+def with_roles(feature: Feature) -> Feature:
+    """A feature with its role, concept and clock flag, from the declarations above."""
+    return replace(
+        feature,
+        role="context" if feature.name in CONTEXT_FEATURES else "actionable",
+        concept=concept_of(feature.name),
+        clock=re.fullmatch(_CLOCK_PATTERN, feature.name) is not None,
+    )
+
+
 def build_catalog(usage_metrics: Iterable[str]) -> Catalog:
     """The catalog for data whose usage table has these (non-module) metric names."""
     slugs = sorted({metric_slug(m): m for m in usage_metrics}.items())
     usage = [f for _, metric in slugs for f in usage_features(metric)]
-    return Catalog(tuple(usage + DECLINE + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING))
+    features = usage + DECLINE + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING
+    return Catalog(tuple(with_roles(f) for f in features))
 
 
 # Words that place a column of someone else's snapshot table in a driver group, tried in order.
@@ -664,15 +750,33 @@ def group_for_column(name: str) -> DriverGroup:
     return "commercial"
 
 
+# Words that mark a column of someone else's table as context (who the account is, where its contract stands).
+_CONTEXT_KEYWORDS = ("tenure", "term", "days_to_renewal", "horizon", "segment", "plan", "industry", "region", "country")
+
+
+def role_for_column(name: str) -> FeatureRole:
+    """Best guess of whether a column is context (never a reason) or something the account can act on."""
+    lowered = name.lower()
+    return "context" if any(word in lowered for word in _CONTEXT_KEYWORDS) else "actionable"
+
+
 def catalog_for_columns(kinds: dict[str, str]) -> Catalog:
     """A catalog for a snapshot table made elsewhere: each column described by its own name.
 
-    ``kinds`` maps column name to "numeric" or "categorical". Driver groups are guessed from
-    the name (``group_for_column``), so explanations can still group reasons.
+    ``kinds`` maps column name to "numeric" or "categorical". Driver groups and roles are
+    guessed from the name (``group_for_column``, ``role_for_column``), so explanations can
+    still group reasons and keep context out of them.
     """
     return Catalog(
         tuple(
-            Feature(name, name.replace("_", " "), "as given", group_for_column(name), kind)  # type: ignore[arg-type]
+            Feature(
+                name,
+                name.replace("_", " "),
+                "as given",
+                group_for_column(name),
+                kind,  # type: ignore[arg-type]
+                role=role_for_column(name),
+            )
             for name, kind in kinds.items()
         )
     )
