@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from features.snapshots import DEFAULT_HORIZONS
+
 app = typer.Typer(
     name="churn",
     help="Renewal risk for subscription businesses: predict which accounts will not renew, and why.",
@@ -58,6 +60,9 @@ def parse_date(value: str | None, option: str):
         return pd.Timestamp(value).normalize()
     except ValueError:
         raise UsageError(f"{option} {value!r} is not a date. Expected YYYY-MM-DD, e.g. 2026-11-01.") from None
+
+
+DEFAULT_HORIZON_DAYS = ",".join(str(h) for h in DEFAULT_HORIZONS)
 
 
 def parse_horizons(value: str) -> list[int]:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from churn.app import (
+    DEFAULT_HORIZON_DAYS,
     DEFAULT_WORKERS,
     StoreMonthsOption,
     StoreOption,
@@ -27,6 +28,7 @@ from churn.app import (
     write_store,
 )
 from churn.progress import Steps
+from features.snapshots import DEFAULT_JITTER_DAYS
 
 
 @app.command("demo-data")
@@ -66,8 +68,11 @@ def build_features(
     out: Annotated[Path, typer.Option(help="Output file, .parquet or .csv.")] = Path("out/snapshots.parquet"),
     horizon_days: Annotated[
         str,
-        typer.Option(help="Days before renewal to observe each contract; a list like 30,60,90,120 gives one row each."),
-    ] = "90",
+        typer.Option(
+            help="Days before renewal to observe each contract of 90 days or more, one row each, each moved by up "
+            f"to {DEFAULT_JITTER_DAYS} days per contract (shorter plans: one row per 90-day window)."
+        ),
+    ] = DEFAULT_HORIZON_DAYS,
     as_of: Annotated[
         str | None,
         typer.Option(help="Build scoring snapshots on this date (YYYY-MM-DD) instead of training snapshots."),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table as RichTable
 
@@ -103,8 +104,8 @@ def _print_explanation(e) -> None:
     header = (
         f"[bold]{e.account_id}[/] · {e.segment or 'no segment'} · {arr} · {renewal} · as of {e.as_of}\n"
         f"[bold {band_colour}]{e.summary}[/]\n"
-        f"Renewal probability {e.renewal_probability:.0%}; the average account's churn risk is "
-        f"{e.average_churn_risk:.0%}. Model {e.model_version}."
+        f"Renewal probability {e.renewal_probability:.0%}; comparable accounts ({escape(e.peer_group)}): "
+        f"{e.peer_churn_risk:.0%}. Model {e.model_version}."
     )
     console.print(Panel(header, title="Renewal risk", title_align="left"), highlight=False)
     for title, reasons in (("Risk drivers", e.risk_drivers), ("Protective factors", e.protective)):
@@ -115,7 +116,7 @@ def _print_explanation(e) -> None:
         for r in reasons:
             table.add_row(f"{r.points:+.1f}", r.group, r.sentence)
         if not reasons:
-            table.add_row("", "", "none above the average account")
+            table.add_row("", "", "none above comparable accounts")
         console.print(table, highlight=False)
     if e.change is not None:
         console.print(Panel(e.change.summary, title="What changed", title_align="left"), highlight=False)

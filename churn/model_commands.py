@@ -11,6 +11,7 @@ import typer
 from rich.table import Table as RichTable
 
 from churn.app import (
+    DEFAULT_HORIZON_DAYS,
     StoreMonthsOption,
     StoreOption,
     UsageError,
@@ -23,6 +24,7 @@ from churn.app import (
     write_store,
 )
 from churn.progress import Steps
+from features.snapshots import DEFAULT_JITTER_DAYS
 
 DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
 SnapshotsOption = Annotated[
@@ -39,7 +41,13 @@ IdColOption = Annotated[str, typer.Option(help="Account id column of a --snapsho
 TimeColOption = Annotated[
     str | None, typer.Option(help="Date column of a --snapshots table for the time split (ours: renewal_date).")
 ]
-HorizonOption = Annotated[str, typer.Option(help="With --data: days before renewal to observe, e.g. 90 or 30,60,90.")]
+HorizonOption = Annotated[
+    str,
+    typer.Option(
+        help="With --data: days before renewal to observe each contract of 90 days or more "
+        f"(each moved by up to {DEFAULT_JITTER_DAYS} days per contract), e.g. 30,90,180."
+    ),
+]
 GraceOption = Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")]
 DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
@@ -126,7 +134,7 @@ def train_command(
     label: LabelOption = "churned",
     id_col: IdColOption = "account_id",
     time_col: TimeColOption = None,
-    horizon_days: HorizonOption = "90",
+    horizon_days: HorizonOption = DEFAULT_HORIZON_DAYS,
     grace_days: GraceOption = 30,
     tune: Annotated[int, typer.Option(min=0, help="Optuna trials (0 = sound defaults).")] = 0,
     seed: SeedOption = 7,
@@ -143,7 +151,7 @@ def train_command(
     if calibration not in ("auto", "sigmoid", "isotonic"):
         raise UsageError(f"--calibration {calibration!r}: expected auto, sigmoid or isotonic.")
     config = TrainConfig(seed=seed, tune_trials=tune, calibration=calibration, bands=_parse_bands(bands))
-    time_col = "renewal_date" if data is not None else _default_time_col(snapshots, time_col)
+    time_col = "outcome_date" if data is not None else _default_time_col(snapshots, time_col)
     with Steps(console) as steps:
         table, sources = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
         with (
@@ -223,7 +231,7 @@ def backtest_command(
     label: LabelOption = "churned",
     id_col: IdColOption = "account_id",
     time_col: TimeColOption = None,
-    horizon_days: HorizonOption = "90",
+    horizon_days: HorizonOption = DEFAULT_HORIZON_DAYS,
     grace_days: GraceOption = 30,
     seed: SeedOption = 7,
     out: Annotated[Path | None, typer.Option(help="Write the per-fold metrics to this .csv or .parquet.")] = None,

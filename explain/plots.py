@@ -1,7 +1,7 @@
 """Matplotlib versions of the account page's pictures, for notebooks: waterfall, risk trend, driver groups.
 
 The waterfall uses the same steps as the HTML page (``explain.report``), so both tell the same
-story: from the average account's churn risk to this account's, one bar per top driver
+story: from comparable accounts' churn risk to this account's, one bar per top driver
 (coloured by driver group), everything else in one bar. Each function returns a Figure.
 """
 
@@ -20,14 +20,14 @@ INK = "#0f172a"
 
 
 def plot_waterfall(explanation: Explanation, top: int = 8) -> Figure:
-    """From the average account's churn risk to this account's: the top ``top`` drivers, then the rest.
+    """From comparable accounts' churn risk to this account's: the top ``top`` drivers, then the rest.
 
     Needs an explanation made with ``detail=True`` (every feature's points); bars to the right
     raise the risk, to the left lower it, in percentage points.
     """
     steps = _waterfall_steps(explanation, top)
-    start, final = explanation.average_churn_risk * 100, explanation.churn_risk * 100
-    labels = ["Average account", *(s.label for s in steps), "This account"]
+    start, final = explanation.peer_churn_risk * 100, explanation.churn_risk * 100
+    labels = ["Comparable accounts", *(s.label for s in steps), "This account"]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(labels) + 1.4))
     y = np.arange(len(labels))[::-1]
     ax.barh(y[0], start, color=OTHER_COLOUR, height=0.6)

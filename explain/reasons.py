@@ -1,21 +1,29 @@
-"""Why a score is what it is: exact TreeSHAP contributions, grouped by driver and said in points.
+"""Why a score is what it is: exact TreeSHAP contributions, measured from comparable accounts, in points.
 
 LightGBM's ``pred_contrib`` gives each feature's contribution to the raw score (log-odds of
 churn) by exact TreeSHAP, the same numbers ``shap.TreeExplainer`` computes, plus the expected
-raw score of the training data (the *average account*) in its last column. They add up to the
-raw score exactly.
+raw score of the training data in its last column. They add up to the raw score exactly.
 
-People do not read log-odds, and the score they see is calibrated. ``to_points`` maps an
-account's contributions onto percentage points of calibrated churn risk by scaling them all by
-one positive factor: (risk - average risk) / (raw - average raw). Because the calibrator is
+Measured from the average training row, the biggest "reasons" are context: an annual contract
+is riskier than the monthly plans that dominate the average, a renewal 200 days out is less
+certain than one next week. Context is who the account is, not what it can act on, so an
+explanation starts from its **peers** (``training/peers.py``): the baseline keeps the account's
+own context contributions and replaces every actionable feature's contribution by its peer
+cell's average. What is left, the account's risk minus that peer baseline, is carried by the
+actionable features alone, each by its contribution minus its peers' average.
+
+People do not read log-odds, and the score they see is calibrated. ``to_points`` maps those
+differences onto percentage points of calibrated churn risk by scaling them all by one
+positive factor: (risk - baseline risk) / (raw - baseline raw). Because the calibrator is
 monotone the factor is never negative, so the mapping keeps each contribution's sign and the
-order of contributions within an account, and the points add up to exactly the account's risk
-minus the average account's risk. (Where raw equals the average raw, the factor is the
-calibrator's slope there.)
+order of contributions within an account, and **peer baseline + points = risk** exactly.
+(Where raw equals the baseline raw, the factor is the calibrator's slope there.) Context
+features get no points, so they are never a reason. Features that state one fact (catalog
+``concept``) are said once: their points are summed under the one that carries the most.
 
 Everything here works on whole batches with numpy: one ``pred_contrib`` call, one matrix
-product for the groups, one argsort for the top reasons. Only the chosen reasons are put
-into words.
+product for the groups and the facts, one argsort for the top reasons. Only the chosen
+reasons are put into words.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import pandas as pd
 from explain.records import Explanation, GroupShare, Reason
 from explain.sentences import display_value, sentence
 from features.catalog import DRIVER_GROUPS, Catalog
+from features.snapshots import cadence, risk_meaning
 from training.bundle import ModelBundle
+from training.peers import PeerBaselines
 from training.score import risk_band
 
 DEFAULT_RISK_REASONS = 3
@@ -68,62 +78,81 @@ def reference_values(frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog)
 
 @dataclass(frozen=True)
 class Attribution:
-    """Contributions of every feature for a batch of snapshot rows."""
+    """Contributions of every feature for a batch of snapshot rows, measured from each row's peers."""
 
     features: list[str]
     groups: list[str]  # driver group of each feature, from the catalog
-    contributions: np.ndarray  # rows x features, log-odds of churn
+    facts: list[str]  # the fact each feature states (catalog concept)
+    contributions: np.ndarray  # rows x features, log-odds of churn (TreeSHAP, from the average training row)
     average_raw: float  # expected raw score over the training data
     raw: np.ndarray  # the booster's raw score per row
     churn_risk: np.ndarray  # calibrated
-    average_churn_risk: float
-    points: np.ndarray  # rows x features, percentage points of churn risk
+    baseline_raw: np.ndarray  # per row: own context + peers' average actionable contributions
+    baseline_risk: np.ndarray  # per row: calibrated baseline_raw, the risk of comparable accounts
+    peer_group: np.ndarray  # per row: the peer cell in words ("annual mid-market accounts renewing in ...")
+    points: np.ndarray  # rows x features, percentage points of churn risk above the peer baseline (context: 0)
 
     def group_points(self) -> np.ndarray:
         """rows x DRIVER_GROUPS: points summed within each driver group."""
-        return self.points @ _group_matrix(self.groups)
+        return self.points @ _indicator(self.groups, DRIVER_GROUPS)
 
     def group_contributions(self) -> np.ndarray:
-        return self.contributions @ _group_matrix(self.groups)
+        return self.contributions @ _indicator(self.groups, DRIVER_GROUPS)
+
+    def fact_points(self) -> tuple[np.ndarray, list[str]]:
+        """rows x facts: points summed over the features that state one fact, and the facts' names."""
+        names = list(dict.fromkeys(self.facts))
+        return self.points @ _indicator(self.facts, names), names
 
 
-def _group_matrix(groups: Sequence[str]) -> np.ndarray:
-    """features x DRIVER_GROUPS indicator: each feature sits in exactly one group."""
-    matrix = np.zeros((len(groups), len(DRIVER_GROUPS)))
-    for i, group in enumerate(groups):
-        matrix[i, DRIVER_GROUPS.index(group)] = 1.0  # type: ignore[arg-type]
+def _indicator(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """len(labels) x len(names) indicator: each feature sits in exactly one group (or fact)."""
+    matrix = np.zeros((len(labels), len(names)))
+    position = {name: j for j, name in enumerate(names)}
+    for i, label in enumerate(labels):
+        matrix[i, position[label]] = 1.0
     return matrix
 
 
-def to_points(contributions: np.ndarray, raw: np.ndarray, average_raw: float, calibrator) -> np.ndarray:
-    """Log-odds contributions -> percentage points of calibrated churn risk (see the module docstring)."""
+def to_points(deltas: np.ndarray, raw: np.ndarray, baseline_raw: np.ndarray | float, calibrator) -> np.ndarray:
+    """Log-odds differences from the baseline -> percentage points of calibrated risk (module docstring)."""
+    baseline_raw = np.broadcast_to(np.asarray(baseline_raw, dtype=float), raw.shape)
     risk = calibrator.apply(raw)
-    average = float(calibrator.apply(np.array([average_raw]))[0])
-    delta_raw = raw - average_raw
+    baseline = calibrator.apply(baseline_raw)
+    delta_raw = raw - baseline_raw
     near = np.abs(delta_raw) < 1e-6
     safe = np.where(near, 1.0, delta_raw)
     slope = (calibrator.apply(raw + 1e-4) - calibrator.apply(raw - 1e-4)) / 2e-4
-    factor = np.where(near, slope, (risk - average) / safe)
-    return 100.0 * contributions * np.maximum(factor, 0.0)[:, None]
+    factor = np.where(near, slope, (risk - baseline) / safe)
+    return 100.0 * deltas * np.maximum(factor, 0.0)[:, None]
 
 
 def attribute(bundle: ModelBundle, frame: pd.DataFrame, warn: bool = True) -> Attribution:
-    """Exact contributions for every row of ``frame`` (one ``pred_contrib`` call)."""
+    """Exact contributions for every row of ``frame`` (one ``pred_contrib`` call), measured from its peers."""
     contrib = bundle.contributions(frame, warn=warn)
     contributions, bias = contrib[:, :-1], contrib[:, -1]
     raw = contrib.sum(axis=1)
     average_raw = float(bias[0]) if len(bias) else _average_raw(bundle)
     features = bundle.schema.names
-    groups = [bundle.catalog[name].group if name in bundle.catalog else "commercial" for name in features]
+    known = [bundle.catalog.get(name) for name in features]
+    context = np.array([f is not None and f.is_context for f in known], dtype=bool)
+    peers = PeerBaselines.from_json(bundle.metadata.get("peers"), features)
+    peer_means, peer_group = peers.assign(frame)
+    peer_means = np.where(context[None, :], 0.0, peer_means)
+    deltas = np.where(context[None, :], 0.0, contributions - peer_means)
+    baseline_raw = raw - deltas.sum(axis=1)
     return Attribution(
         features=features,
-        groups=groups,
+        groups=[f.group if f is not None else "commercial" for f in known],
+        facts=[f.fact if f is not None else name for f, name in zip(known, features, strict=True)],
         contributions=contributions,
         average_raw=average_raw,
         raw=raw,
         churn_risk=bundle.calibrator.apply(raw),
-        average_churn_risk=float(bundle.calibrator.apply(np.array([average_raw]))[0]),
-        points=to_points(contributions, raw, average_raw, bundle.calibrator),
+        baseline_raw=baseline_raw,
+        baseline_risk=bundle.calibrator.apply(baseline_raw),
+        peer_group=peer_group,
+        points=to_points(deltas, raw, baseline_raw, bundle.calibrator),
     )
 
 
@@ -144,11 +173,28 @@ def top_risk_groups(attribution: Attribution, k: int = 3) -> list[list[str]]:
     ]
 
 
-def _top_features(points: np.ndarray, k: int, sign: int) -> np.ndarray:
-    """rows x k column indices of the largest contributions in direction ``sign`` (argsort, no loops)."""
-    if k <= 0 or points.shape[1] == 0:
-        return np.zeros((len(points), 0), dtype=int)
-    return np.argsort(-sign * points, axis=1, kind="stable")[:, : min(k, points.shape[1])]
+def _top_facts(attribution: Attribution, k: int, sign: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the ``k`` facts with the largest points in direction ``sign``, each said by its strongest feature.
+
+    Returns rows x k arrays: the fact's points, the column of the feature that speaks for it
+    (the one of the fact's features with the largest points in that direction) and a mask of
+    the picks that really point that way. Vectorized: one product, two argsorts, no loops.
+    """
+    points, names = attribution.fact_points()
+    n, features = attribution.points.shape
+    if k <= 0 or features == 0:
+        empty = np.zeros((n, 0))
+        return empty, empty.astype(int), empty.astype(bool)
+    order = np.argsort(-sign * points, axis=1, kind="stable")[:, : min(k, len(names))]
+    fact_points = np.take_along_axis(points, order, axis=1)
+    fact_of = np.array([names.index(f) for f in attribution.facts])
+    # for each row and chosen fact, the feature of that fact with the largest signed points
+    signed = sign * attribution.points
+    best = np.empty(order.shape, dtype=int)
+    for slot in range(order.shape[1]):
+        in_fact = fact_of[None, :] == order[:, slot][:, None]
+        best[:, slot] = np.argmax(np.where(in_fact, signed, -np.inf), axis=1)
+    return fact_points, best, sign * fact_points > _EPS
 
 
 class Explainer:
@@ -165,7 +211,15 @@ class Explainer:
         self.bands: tuple[float, float] = tuple(bundle.metadata.get("bands") or (0.10, 0.30))  # type: ignore[assignment]
         self.playbook = playbook
 
-    def reason(self, attribution: Attribution, row_index: int, column: int, row: Mapping[str, object]) -> Reason:
+    def reason(
+        self,
+        attribution: Attribution,
+        row_index: int,
+        column: int,
+        row: Mapping[str, object],
+        points: float | None = None,
+    ) -> Reason:
+        """One feature said as a reason; ``points`` (a whole fact's, when several features state it) or its own."""
         name = attribution.features[column]
         feature = self.catalog[name]
         value = row.get(name)
@@ -176,17 +230,21 @@ class Explainer:
             value=plain_value(value),
             display_value=display_value(feature, value),
             contribution=float(attribution.contributions[row_index, column]),
-            points=float(attribution.points[row_index, column]),
+            points=float(attribution.points[row_index, column] if points is None else points),
             sentence=sentence(feature, row, self.reference.get(name)),
         )
 
     def reasons(
         self, attribution: Attribution, rows: Sequence[Mapping[str, object]], k: int, sign: int = 1
     ) -> list[list[Reason]]:
-        """Per row, the top ``k`` reasons in direction ``sign`` (+1 risk drivers, -1 protective factors)."""
-        order = _top_features(attribution.points, k, sign)
+        """Per row, the top ``k`` facts in direction ``sign`` (+1 risk drivers, -1 protective factors), each once."""
+        fact_points, columns, real = _top_facts(attribution, k, sign)
         return [
-            [self.reason(attribution, i, int(j), rows[i]) for j in order[i] if sign * attribution.points[i, j] > _EPS]
+            [
+                self.reason(attribution, i, int(columns[i, slot]), rows[i], float(fact_points[i, slot]))
+                for slot in range(columns.shape[1])
+                if real[i, slot]
+            ]
             for i in range(len(rows))
         ]
 
@@ -232,7 +290,7 @@ class Explainer:
         as_of = _date(row.get("as_of")) or date.today()
         renewal = _date(row.get("renewal_date"))
         days_to_renewal = (renewal - as_of).days if renewal else _int(row.get("days_to_renewal"))
-        plays = self.playbook.plays_for(drivers, row, as_of, renewal) if self.playbook else []
+        plays = self.playbook.plays_for(drivers, row, as_of, renewal, churn_risk=churn_risk) if self.playbook else []
         return Explanation(
             account_id=str(row.get("account_id", "")),
             contract_id=_text(row.get("contract_id")),
@@ -245,7 +303,9 @@ class Explainer:
             renewal_probability=1.0 - churn_risk,
             risk_band=band,
             arr_at_risk=None if arr is None else arr * churn_risk,
-            average_churn_risk=attribution.average_churn_risk,
+            peer_churn_risk=float(attribution.baseline_risk[i]),
+            peer_group=str(attribution.peer_group[i]),
+            risk_meaning=risk_meaning(str(cadence(np.array([_number(row.get("contract_term_days")) or np.nan]))[0])),
             model_version=self.bundle.version_label,
             risk_drivers=drivers,
             protective=protective,
@@ -260,7 +320,7 @@ def summary_line(churn_risk: float, band: str, groups: Sequence[str]) -> str:
     """ "High risk: 41% chance of not renewing, driven by usage, support and relationship"."""
     head = f"{band.capitalize()} risk: {100 * churn_risk:.0f}% chance of not renewing"
     if not groups:
-        return head + ", nothing stands out above the average account"
+        return head + ", nothing stands out against comparable accounts"
     names = list(groups)
     driven = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"{head}, driven by {driven}"

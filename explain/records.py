@@ -3,7 +3,8 @@
 Contributions are in two currencies. ``contribution`` is the model's own: log-odds of churn
 from exact TreeSHAP (LightGBM ``pred_contrib``), which add up to the raw score. ``points`` is
 what a CSM reads: percentage points of churn risk, from the order-preserving mapping in
-``explain.reasons.to_points``, which add up to this account's risk minus the average account's.
+``explain.reasons.to_points``, which add up to this account's risk minus its peers' (comparable
+accounts: same cadence, segment and horizon, with this account's own context).
 Positive numbers push towards churn (risk drivers); negative ones towards renewal (protective).
 """
 
@@ -49,6 +50,11 @@ class Play:
     due: date | None  # renewal date minus the timing (None without a renewal date)
     status: str  # "upcoming", "due now" (due date passed, renewal not yet), or "no renewal date"
     because: str  # the reason sentence that triggered it
+    # the columns whose values chose it: the matched `when` features, the event clock, churn_risk /
+    # days_to_renewal for a play scoped by risk or date, or the driver's feature when nothing else did
+    trigger: tuple[str, ...] = ()
+    event_date: date | None = None  # when the triggering event happened (as_of minus its days-since clock)
+    within_days: int | None = None  # the play is due at most this many days after event_date
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,9 @@ class Explanation:
     renewal_probability: float
     risk_band: str  # low / medium / high
     arr_at_risk: float | None
-    average_churn_risk: float  # the model's risk for the average account; points add up from here
+    peer_churn_risk: float  # the risk of comparable accounts (own context, peers' usage etc.); points add up from here
+    peer_group: str  # who the peers are, in words: "annual mid-market accounts renewing in 91–180 days"
+    risk_meaning: str  # what churn_risk is the chance of, for this cadence (features.snapshots.RISK_MEANINGS)
     model_version: str
     risk_drivers: list[Reason]  # top risk drivers, strongest first
     protective: list[Reason]  # top protective factors, strongest first

@@ -254,7 +254,7 @@ def _waterfall_steps(explanation: Explanation, top: int = 8) -> list[_Step]:
     The last bar always ends at the account's churn risk: the "Other" bar is the remainder after
     the top drivers, so it also absorbs rounding and any contribution the feature list leaves out.
     """
-    start = explanation.average_churn_risk * 100
+    start = explanation.peer_churn_risk * 100
     total = explanation.churn_risk * 100 - start
     ranked = sorted(explanation.features, key=lambda r: abs(r.points) if _ok(r.points) else 0.0, reverse=True)
     shown, rest = ranked[:top], ranked[top:]
@@ -271,11 +271,11 @@ def _waterfall_steps(explanation: Explanation, top: int = 8) -> list[_Step]:
 
 
 def _waterfall(explanation: Explanation, top: int = 8) -> str:
-    """From the average account's risk to this account's, one floating bar per driver, coloured by group."""
-    if not (_ok(explanation.average_churn_risk) and _ok(explanation.churn_risk)):
+    """From comparable accounts' risk to this account's, one floating bar per driver, coloured by group."""
+    if not (_ok(explanation.peer_churn_risk) and _ok(explanation.churn_risk)):
         return _empty_chart("No driver breakdown: the score is not available.")
     steps = _waterfall_steps(explanation, top)
-    start, final = explanation.average_churn_risk * 100, explanation.churn_risk * 100
+    start, final = explanation.peer_churn_risk * 100, explanation.churn_risk * 100
     levels = [0.0, start, final] + [s.end for s in steps]
     lo, hi = min(levels), max(levels)
     width, row, left, right, top_pad = 1080, 30, 320, 90, 28
@@ -305,7 +305,7 @@ def _waterfall(explanation: Explanation, top: int = 8) -> str:
         for v in _ticks(lo, hi)
     ]
     parts.append(
-        bar(0, 0.0, start, OTHER_COLOUR, "Average account", f"{start:.1f}%", "wf-base", "The model's average account")
+        bar(0, 0.0, start, OTHER_COLOUR, "Comparable accounts", f"{start:.1f}%", "wf-base", explanation.peer_group)
     )
     for i, step in enumerate(steps, start=1):
         y_mid = top_pad + i * row
@@ -470,7 +470,8 @@ def _risk(x: Explanation) -> str:
         f"{_band_chip(x.risk_band)}</p>"
         '<dl class="mini">'
         f"<div><dt>ARR at risk</dt><dd>{_e(_money(x.arr_at_risk))}</dd></div>"
-        f"<div><dt>Average account</dt><dd>{_e(_pct(x.average_churn_risk))}</dd></div>"
+        f"<div><dt>Comparable accounts</dt><dd>{_e(_pct(x.peer_churn_risk))} "
+        f'<span class="muted">({_e(x.peer_group)})</span></dd></div>'
         "</dl>" + (f'<p class="summary">{_e(x.summary)}</p>' if x.summary else "") + "</section>"
     )
 
@@ -488,7 +489,7 @@ def _trend(page: AccountPage) -> str:
 def _waterfall_section(x: Explanation) -> str:
     return (
         '<section id="waterfall" class="card">'
-        "<h2>Why this risk: from the average account to this one</h2>"
+        "<h2>Why this risk: from comparable accounts to this one</h2>"
         f'<p class="note">Each bar is one driver, in percentage points of churn risk; right adds risk, '
         f"left removes it. {_legend()}</p>"
         f"{_waterfall(x)}</section>"

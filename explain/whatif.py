@@ -73,7 +73,9 @@ def what_if(explainer: Explainer, row: pd.DataFrame | pd.Series, changes: Mappin
 
     ``row`` is one row of scoring snapshots (a one-row DataFrame or a Series). Every name in
     ``changes`` must be a model input; a misspelt one raises a ``KeyError`` that suggests the
-    closest names. ``None`` makes a value missing.
+    closest names, and a context feature (the contract's term, the days left, tenure, segment,
+    plan: catalog role ``context``) a ``ValueError``: moving an enterprise account to a monthly
+    plan is not a play. ``None`` makes a value missing.
     """
     frame = row.to_frame().T if isinstance(row, pd.Series) else row
     if len(frame) != 1:
@@ -86,6 +88,13 @@ def what_if(explainer: Explainer, row: pd.DataFrame | pd.Series, changes: Mappin
             close = difflib.get_close_matches(name, inputs, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"{name!r} is not an input of this model{hint}")
+        feature = explainer.catalog.get(name)
+        if feature is not None and feature.is_context:
+            raise ValueError(
+                f"{name!r} is context (who the account is and where its contract stands), not something the "
+                "account can act on: a what-if changes actionable features only "
+                f"({', '.join(explainer.catalog.actionable[:5])}, ...)"
+            )
     before = frame.reset_index(drop=True)
     after = before.copy()
     for name, value in changes.items():
@@ -109,7 +118,8 @@ def suggest_change(explainer: Explainer, explanation: Explanation) -> dict[str, 
     """
     for reason in explanation.risk_drivers or [r for r in explanation.features if r.points > 0]:
         typical = explainer.reference.get(reason.feature, {}).get("typical")
-        if typical is not None and reason.value != typical:
+        feature = explainer.catalog.get(reason.feature)
+        if typical is not None and reason.value != typical and feature is not None and not feature.is_context:
             return {reason.feature: typical}
     return {}
 

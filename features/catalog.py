@@ -621,6 +621,9 @@ class Catalog:
     def __getitem__(self, name: str) -> Feature:
         return self._by_name[name]
 
+    def get(self, name: str) -> Feature | None:
+        return self._by_name.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
@@ -696,7 +699,7 @@ _CONCEPT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("open_tickets", r"tickets_open|oldest_open_ticket_age_days"),
     ("nps", r"nps_last_score|nps_change|nps_detractor_responses_\d+d"),
     ("champion", r"champion_losses_\d+d|champion_lost_unreplaced_\d+d|days_since_champion_left|has_champion"),
-    ("price", r"arr_per_seat|price_per_seat_.+"),
+    ("price", r"arr_per_seat|price_per_seat_.+|arr_change_at_last_renewal"),
     ("discount", r"discount_pct|discount_change_.+"),
     ("payments", r"overdue_invoices_open|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"),
 )

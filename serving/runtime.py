@@ -115,6 +115,9 @@ class Runtime:
             renewal_probability=e.renewal_probability,
             churn_risk=e.churn_risk,
             risk_band=e.risk_band,  # type: ignore[arg-type]
+            risk_meaning=e.risk_meaning,
+            peer_churn_risk=e.peer_churn_risk,
+            peer_group=e.peer_group,
             reasons=[
                 Reason(**{name: getattr(r, name) for name in Reason.model_fields}) for r in e.risk_drivers[:reasons]
             ],

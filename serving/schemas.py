@@ -59,7 +59,7 @@ class Reason(BaseModel):
     feature: str
     value: float | str | None = Field(description="The account's value of the feature (null when unknown).")
     contribution: float = Field(description="Log-odds of churn this feature adds (exact TreeSHAP).")
-    points: float = Field(description="Percentage points of churn risk this feature adds.")
+    points: float = Field(description="Percentage points of churn risk this feature adds above comparable accounts.")
     sentence: str
 
 
@@ -68,6 +68,15 @@ class AccountScore(BaseModel):
     renewal_probability: float
     churn_risk: float
     risk_band: Literal["low", "medium", "high"]
+    risk_meaning: str = Field(
+        description="What churn_risk is the chance of: for a contract of 90 days or more, not renewing at its "
+        "renewal date; for a shorter (monthly) plan, cancelling within the next 90 days."
+    )
+    peer_churn_risk: float = Field(
+        description="The risk of comparable accounts (same cadence, segment and horizon, this account's own context): "
+        "the reasons' points add up from here to churn_risk."
+    )
+    peer_group: str = Field(description="Who the comparable accounts are, in words.")
     reasons: list[Reason]
     model_version: str
     as_of: date | None = Field(None, description="Snapshot date, for scores read from the snapshot store.")

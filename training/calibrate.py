@@ -2,8 +2,13 @@
 
 Fitted on the calibration window only (never on the rows the booster learned from) and
 stored as plain numbers: sigmoid (Platt) scaling is two coefficients on the log-odds;
-isotonic regression is its step function's breakpoints. Isotonic is more flexible but needs
-many churners to be stable, so the method is chosen by the size of the window.
+isotonic regression is its step function's breakpoints. LightGBM's binary objective is often
+well calibrated already, and a calibrator fitted on a few hundred churners can make it worse,
+so with ``auto`` the method (none, Platt or isotonic) is chosen on held-out data: the
+calibration window is cut in two by time, each candidate is fitted on one half and judged on
+the other by log loss (a proper score: it rewards probabilities that are right, not just
+ranks), and a calibrator must beat none by ``MIN_GAIN`` to be used. The choice and every
+candidate's held-out numbers are returned for logging.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 ISOTONIC_MIN_CHURNERS = 300  # below this, isotonic steps follow noise; Platt's two numbers do not
+MIN_GAIN = 0.002  # relative log-loss gain a calibrator must bring on held-out rows to be used
+METHODS = ("identity", "sigmoid", "isotonic")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -57,8 +64,43 @@ def choose_method(y: np.ndarray) -> str:
     return "isotonic" if int(np.sum(y)) >= ISOTONIC_MIN_CHURNERS else "sigmoid"
 
 
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def choose_on_held_out(raw_score: np.ndarray, y: np.ndarray, times: np.ndarray) -> tuple[str, dict[str, float]]:
+    """The method with the best held-out log loss over two time halves of the window (none unless one helps).
+
+    Returns the method and, per candidate, its held-out log loss and ECE (both halves pooled).
+    """
+    from training.evaluate import expected_calibration_error
+
+    raw_score, y = np.asarray(raw_score, dtype=float), np.asarray(y)
+    order = np.argsort(np.asarray(times), kind="stable")
+    halves = (order[: len(order) // 2], order[len(order) // 2 :])
+    report: dict[str, float] = {}
+    losses: dict[str, float] = {}
+    for method in METHODS:
+        if method == "isotonic" and int(y.sum()) < ISOTONIC_MIN_CHURNERS // 2:
+            continue
+        p = np.empty(len(y))
+        for fit_rows, judge_rows in (halves, halves[::-1]):
+            if method != "identity" and (len(fit_rows) == 0 or y[fit_rows].min() == y[fit_rows].max()):
+                break
+            p[judge_rows] = fit_calibrator(raw_score[fit_rows], y[fit_rows], method).apply(raw_score[judge_rows])
+        else:
+            losses[method] = _log_loss(y, p)
+            report[f"held_out_log_loss_{method}"] = losses[method]
+            report[f"held_out_ece_{method}"] = expected_calibration_error(y, p)
+    best = min(losses, key=losses.get)  # type: ignore[arg-type]
+    if losses[best] > losses["identity"] * (1 - MIN_GAIN):
+        best = "identity"
+    return best, report
+
+
 def fit_calibrator(raw_score: np.ndarray, y: np.ndarray, method: str = "auto") -> Calibrator:
-    """Fit on the calibration window's raw scores and labels."""
+    """Fit on the calibration window's raw scores and labels (``auto``: by the number of churners)."""
     method = choose_method(y) if method == "auto" else method
     if method == "sigmoid":
         model = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw_score).reshape(-1, 1), y)

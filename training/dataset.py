@@ -150,7 +150,7 @@ def from_snapshots_file(
 
 def from_snapshots(frame: pd.DataFrame, catalog: Catalog) -> TrainingTable:
     """Snapshots built in this run by ``features.build``: already typed and described."""
-    return TrainingTable(frame.reset_index(drop=True), catalog, "churned", "account_id", "renewal_date")
+    return TrainingTable(frame.reset_index(drop=True), catalog, "churned", "account_id", "outcome_date")
 
 
 def fingerprint(table: TrainingTable, sources: dict[str, Path] | None = None) -> dict[str, object]:

@@ -160,6 +160,7 @@ def risk_metrics(
             for k in sorted(TOP_SHARES, reverse=True):
                 out[f"arr_capture_at_{k}"] = float(churned_arr[tops[k]].sum() / churned_arr.sum())
     out["churn_rate"] = churn_rate
+    out["mean_risk"] = float(p.mean())
     out["n"] = float(n)
     return {prefix + key: value for key, value in out.items()}
 
@@ -207,6 +208,45 @@ def metrics_by_segment(
         if rows.sum() < min_rows:
             metrics = {k: v for k, v in metrics.items() if k.removeprefix(prefix) not in _RANKING_METRICS}
         out |= {f"{key}__{name}": value for key, value in metrics.items()}
+    return out
+
+
+STRATUM_METRICS = ("roc_auc", "ece", "brier", "mean_risk", "churn_rate", "n")
+
+
+def stratum_labels(strata: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each stratum column alone and cadence crossed with horizon: ``{"cadence": [...], "cadence_horizon": [...]}``.
+
+    Why: a pooled AUC rewards ranking annual contracts above monthly plans, and a pooled ECE can
+    average a miscalibrated cadence away; quality has to hold within each cadence and horizon.
+    Columns with a single value (a table that has no such column) are left out.
+    """
+    out = {c: strata[c].astype("str").to_numpy() for c in strata.columns if strata[c].nunique() > 1}
+    if "cadence" in out and "horizon" in out:
+        out["cadence_horizon"] = (strata["cadence"].astype("str") + "_" + strata["horizon"].astype("str")).to_numpy()
+    return out
+
+
+def stratified_metrics(
+    y: np.ndarray,
+    scores: dict[str, np.ndarray],
+    strata: pd.DataFrame,
+    prefix: str = "test_",
+    *,
+    min_rows: int = MIN_SEGMENT_ROWS,
+) -> dict[str, float]:
+    """Per stratum value, ``STRATUM_METRICS`` of every scorer, keyed ``[<scorer>_]<prefix><metric>__<stratum>_<value>``.
+
+    ``scores`` maps a scorer's name to its probabilities; the one named ``model`` gets no name
+    prefix, the others are keyed like the pooled baselines (``baseline_logreg_test_roc_auc__...``).
+    """
+    out: dict[str, float] = {}
+    for stratum, labels in stratum_labels(strata).items():
+        tagged = np.array([f"{stratum}_{v}" for v in labels], dtype=object)
+        for name, p in scores.items():
+            metrics = metrics_by_segment(y, p, None, tagged, prefix=prefix, min_rows=min_rows)
+            kept = {k: v for k, v in metrics.items() if k.removeprefix(prefix).split("__")[0] in STRATUM_METRICS}
+            out |= {(k if name == "model" else f"baseline_{name}_{k}"): v for k, v in kept.items()}
     return out
 
 

@@ -25,6 +25,7 @@ from sklearn.metrics import roc_curve
 from features.build import SnapshotResult, build_training_snapshots
 from features.load import Tables, load_tables
 from features.outcomes import DEFAULT_GRACE_DAYS
+from features.snapshots import DEFAULT_HORIZONS
 from training import evaluate, track
 from training.dataset import TrainingTable, fingerprint, from_snapshots
 from training.train import DEFAULT_BANDS, TrainConfig, TrainResult, train
@@ -81,7 +82,7 @@ def train_and_log(
     *,
     tables: Tables | None = None,
     snapshots: SnapshotResult | None = None,
-    horizon_days: Sequence[int] = (90,),
+    horizon_days: Sequence[int] = DEFAULT_HORIZONS,
     grace_days: int = DEFAULT_GRACE_DAYS,
     seed: int = 7,
     tune_trials: int = 0,

@@ -55,31 +55,48 @@ def time_split(
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
     test_from: pd.Timestamp | None = None,
 ) -> Split:
-    """Cut rows into consecutive windows by ``times`` (renewal date).
+    """Cut rows into consecutive windows by ``times`` (the day each outcome became known).
 
-    The test window is cut first: the latest share of rows, or renewals on or after
-    ``test_from`` (backtest folds). Rows whose outcome was not yet known at the first test
-    snapshot are purged; what remains is shared by train, valid and calib in their proportions.
+    With snapshot dates (``as_of``), the split replays deployment: a cutoff T is chosen (the
+    latest share of snapshot dates, or ``test_from`` for backtest folds); the test window is
+    every row observed on or after T, and train, valid and calib share, in their proportions
+    and by outcome date, the rows whose outcome was known before T. A row observed before T
+    whose outcome came after it belongs to neither (purged): learning from it would use the
+    future, and testing on it would score a snapshot the model could have been trained after.
+    Rows of one contract share an outcome date, so they never straddle two windows.
+    Without ``as_of``, the test window is the latest share of outcomes.
     """
     times = pd.to_datetime(times).reset_index(drop=True)
-    order = np.argsort(times.to_numpy(), kind="stable")
-    sorted_times = times.to_numpy()[order]
-    if test_from is None:
-        test_share = fractions[-1] / np.sum(fractions)
-        test_start = sorted_times[min(int((1 - test_share) * len(order)), len(order) - 1)]
+    test_share = fractions[-1] / np.sum(fractions)
+    if as_of is not None:
+        observed = pd.to_datetime(as_of).reset_index(drop=True).to_numpy()
+        cutoff = (
+            np.datetime64(pd.Timestamp(test_from))
+            if test_from is not None
+            else np.quantile(observed.astype("datetime64[D]").astype(np.int64), 1 - test_share, method="lower").astype(
+                "datetime64[D]"
+            )
+        )
+        cutoff = np.datetime64(cutoff, "us")
+        test = np.flatnonzero(observed >= cutoff)
+        pool = np.flatnonzero(times.to_numpy() < cutoff)
     else:
-        test_start = np.datetime64(pd.Timestamp(test_from))
-    first_test = int(np.searchsorted(sorted_times, test_start, side="left"))  # rows of a date stay together
-    test = order[first_test:]
-    cutoff = test_start
-    if as_of is not None and len(test):
-        cutoff = min(test_start, np.datetime64(pd.to_datetime(as_of).iloc[test].min()))
-    usable = int(np.searchsorted(sorted_times, cutoff, side="left"))
-    purged = first_test - usable
+        order = np.argsort(times.to_numpy(), kind="stable")
+        sorted_times = times.to_numpy()[order]
+        cutoff = (
+            np.datetime64(pd.Timestamp(test_from))
+            if test_from is not None
+            else sorted_times[min(int((1 - test_share) * len(order)), len(order) - 1)]
+        )
+        test = np.flatnonzero(times.to_numpy() >= cutoff)
+        pool = np.flatnonzero(times.to_numpy() < cutoff)
+    purged = len(times) - len(test) - len(pool)
+    pool = pool[np.argsort(times.to_numpy()[pool], kind="stable")]
+    pool_times = times.to_numpy()[pool]
     earlier = np.cumsum(fractions[:-1])[:-1] / np.sum(fractions[:-1])
-    cut_times = [sorted_times[min(int(q * usable), max(usable - 1, 0))] for q in earlier]
-    bounds = np.searchsorted(sorted_times[:usable], cut_times, side="left")
-    pieces = [*np.split(order[:usable], bounds), test]
+    cut_times = [pool_times[min(int(q * len(pool)), max(len(pool) - 1, 0))] for q in earlier] if len(pool) else []
+    bounds = np.searchsorted(pool_times, cut_times, side="left")  # rows of a date stay together
+    pieces = [*np.split(pool, bounds), test]
     index = {name: np.sort(rows) for name, rows in zip(WINDOWS, pieces, strict=True)}
     empty = [name for name in WINDOWS if len(index[name]) == 0 or y[index[name]].min() == y[index[name]].max()]
     if empty:
@@ -91,8 +108,8 @@ def time_split(
     notes = []
     if purged:
         notes.append(
-            f"{purged} rows just before the test window were left out: their outcome became known after the "
-            "first test snapshot, so learning from them would use the future."
+            f"{purged} rows observed before the test cutoff ({pd.Timestamp(cutoff).date()}) with an outcome after it "
+            "were left out: training on them would use the future, testing on them would not replay deployment."
         )
     return Split(index, windows, True, purged, notes)
 

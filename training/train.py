@@ -21,8 +21,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from explain.reasons import reference_values
 from training import evaluate, model
 from training.bundle import FeatureSchema, ModelBundle
-from training.calibrate import fit_calibrator
+from training.calibrate import choose_on_held_out, fit_calibrator
 from training.dataset import TrainingTable
+from training.peers import fit_peers, peer_keys
 from training.split import DEFAULT_FRACTIONS, Split, random_split, time_split
 
 DEFAULT_BANDS = (0.10, 0.30)  # churn risk below 10% is low, below 30% medium, else high
@@ -100,7 +101,11 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     )
     fitted = model.fit(X.iloc[tr], y[tr], X.iloc[va], y[va], params, config.seed, config.threads)
     raw = fitted.booster.predict(X, raw_score=True)
-    calibrator = fit_calibrator(raw[ca], y[ca], config.calibration)
+    method, calibration_report = config.calibration, {}
+    if method == "auto":
+        times = table.frame[table.time_col].to_numpy() if table.time_col else np.arange(len(y))
+        method, calibration_report = choose_on_held_out(raw[ca], y[ca], times[ca])
+    calibrator = fit_calibrator(raw[ca], y[ca], method)
     uncalibrated = 1.0 / (1.0 + np.exp(-raw))
     p = calibrator.apply(raw)
 
@@ -109,6 +114,7 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     metrics["test_ece_uncalibrated"] = evaluate.expected_calibration_error(y[te], uncalibrated[te])
     metrics["calib_ece_uncalibrated"] = evaluate.expected_calibration_error(y[ca], uncalibrated[ca])
     metrics["calib_ece"] = evaluate.expected_calibration_error(y[ca], p[ca])
+    metrics |= {f"calib_{key}": value for key, value in calibration_report.items()}
     if table.segment is not None and arr is not None:
         metrics |= evaluate.metrics_by_segment(y[te], p[te], arr[te], table.segment[te], prefix="test_")
 
@@ -118,7 +124,12 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
         baseline = evaluate.risk_metrics(y[te], scores[te], None if arr is None else arr[te], prefix="test_")
         metrics |= {f"baseline_{name}_{key}": value for key, value in baseline.items() if key in _BASELINE_KEYS}
 
+    strata = peer_keys(table.frame.iloc[te])
+    scorers = {"model": p[te], "logreg": logreg[te], "rules": rules[te], "uncalibrated": uncalibrated[te]}
+    metrics |= evaluate.stratified_metrics(y[te], scorers, strata, prefix="test_")
+
     predictions = _test_predictions(table, te, p, uncalibrated, {"logreg": logreg, "rules": rules})
+    predictions = pd.concat([predictions, strata.reset_index(drop=True)], axis=1)
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "label": table.label,
@@ -130,12 +141,15 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
         "calibration": calibrator.method,
         "bands": list(config.bands),
         "metrics": {k: v for k, v in metrics.items() if "__" not in k},
+        "metrics_by_stratum": {k: v for k, v in metrics.items() if "__cadence" in k or "__horizon" in k},
         "fingerprint": fingerprint or {},
         # the numbers reason sentences compare an account with ("renewing accounts typically use 64%")
         "reference": reference_values(table.frame.iloc[tr], y[tr], table.catalog),
         "seed": config.seed,
     }
     bundle = ModelBundle(fitted.booster, schema, calibrator, table.catalog, metadata)
+    # explanations start from comparable accounts, never from the average training row (training/peers.py)
+    metadata["peers"] = fit_peers(bundle, table.frame.iloc[tr], y[tr], table.catalog).to_json()
     return TrainResult(bundle, split, metrics, predictions, fitted.params, list(split.notes))
 
 

@@ -16,7 +16,8 @@ def test_context_features_are_the_contract_and_the_account_profile():
 def test_features_that_state_one_fact_share_a_concept():
     catalog = build_catalog(["active_users", "logins"])
     price = {f.name for f in catalog if f.fact == "price"}
-    assert {"price_per_seat_change_12m", "price_per_seat_max_step_12m", "price_per_seat_change_at_last_renewal"} <= price
+    rises = {"price_per_seat_change_12m", "price_per_seat_max_step_12m", "price_per_seat_change_at_last_renewal"}
+    assert rises <= price
     assert catalog["usage_logins_mean_7d"].fact == catalog["usage_logins_mean_90d"].fact == "usage_logins_level"
     assert catalog["usage_logins_mean_7d"].fact != catalog["usage_active_users_mean_7d"].fact
     assert catalog["seat_utilization_30d"].fact == "seat_utilization_30d"  # a fact of its own

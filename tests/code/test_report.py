@@ -183,7 +183,7 @@ def test_waterfall_runs_from_the_average_account_to_this_one(top):
     explanation = make_explanation()
     steps = _waterfall_steps(explanation, top=top)
 
-    start = explanation.average_churn_risk * 100
+    start = explanation.peer_churn_risk * 100
     assert steps[0].start == pytest.approx(start, abs=1e-9)
     assert start + sum(s.points for s in steps) == pytest.approx(explanation.churn_risk * 100, abs=1e-6)
     assert steps[-1].end == pytest.approx(explanation.churn_risk * 100, abs=1e-6)
@@ -211,7 +211,7 @@ def test_waterfall_ends_at_the_risk_even_when_the_points_do_not_add_up():
 
 
 def test_waterfall_of_an_average_account_has_no_steps():
-    explanation = make_explanation(features=[], churn_risk=0.2, average_churn_risk=0.2)
+    explanation = make_explanation(features=[], churn_risk=0.2, peer_churn_risk=0.2)
 
     assert _waterfall_steps(explanation) == []
     parse(render_account_page(make_account_page(explanation)))
@@ -256,7 +256,7 @@ def test_account_page_survives_thin_or_odd_history(overrides):
     "overrides",
     [
         {"churn_risk": math.nan, "renewal_probability": math.nan, "arr_at_risk": math.nan},
-        {"average_churn_risk": math.nan},
+        {"peer_churn_risk": math.nan},
         {"arr": None, "arr_at_risk": None, "segment": None, "contract_id": None},
         {"renewal_date": None, "days_to_renewal": None, "plays": []},
         {"risk_drivers": [], "protective": [], "groups": [], "features": []},

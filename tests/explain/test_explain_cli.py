@@ -46,7 +46,7 @@ def test_explain_json_is_the_explanation(world, tmp_path):
     assert data["account_id"] == account and data["as_of"] == str(as_of.date())
     assert 0 <= data["churn_risk"] <= 1 and data["risk_band"] in ("low", "medium", "high")
     assert sum(g["points"] for g in data["groups"]) == pytest.approx(
-        100 * (data["churn_risk"] - data["average_churn_risk"]), abs=1e-6
+        100 * (data["churn_risk"] - data["peer_churn_risk"]), abs=1e-6
     )
     assert data["change"]["points"] == pytest.approx(
         100 * (data["change"]["churn_risk_now"] - data["change"]["churn_risk_then"])

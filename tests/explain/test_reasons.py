@@ -32,17 +32,67 @@ def test_contributions_are_tree_shap_and_add_up_to_the_raw_score(small_demo, row
     np.testing.assert_allclose(attribution.contributions, values, atol=1e-6)
 
 
-def test_points_add_up_to_risk_minus_the_average_account(attribution):
+def test_peer_baseline_plus_points_is_the_risk(attribution):
     total = attribution.points.sum(axis=1)
-    np.testing.assert_allclose(total, 100 * (attribution.churn_risk - attribution.average_churn_risk), atol=1e-9)
+    np.testing.assert_allclose(total, 100 * (attribution.churn_risk - attribution.baseline_risk), atol=1e-9)
 
 
-def test_points_keep_each_contributions_sign_and_order(attribution):
-    c, p = attribution.contributions, attribution.points
-    moved = np.abs(attribution.raw - attribution.average_raw) > 1e-6
-    assert np.all(np.sign(p[moved]) == np.sign(c[moved]) * (np.abs(p[moved]) > 0))
+def _context_mask(bundle, attribution):
+    return np.array([bundle.catalog[name].is_context for name in attribution.features])
+
+
+def test_context_features_get_no_points_and_are_never_reasons(small_demo, rows, attribution):
+    context = _context_mask(small_demo.bundle, attribution)
+    assert context.any() and not context.all()
+    assert np.all(attribution.points[:, context] == 0)
+    assert np.abs(attribution.contributions[:, context]).sum() > 0  # the model does use them: as the baseline
+    explanations = Explainer(small_demo.bundle).explain(rows, risk_reasons=3, protective_reasons=2, detail=True)
+    for e in explanations:
+        named = [r.feature for r in (*e.risk_drivers, *e.protective, *e.features)]
+        assert not any(small_demo.bundle.catalog[name].is_context for name in named)
+
+
+def test_points_keep_each_actionable_deltas_sign_and_order(small_demo, rows, attribution):
+    """Points are each actionable feature's distance from its peers' average contribution, times one factor >= 0."""
+    from training.peers import PeerBaselines
+
+    context = _context_mask(small_demo.bundle, attribution)
+    peers = PeerBaselines.from_json(small_demo.bundle.metadata["peers"], attribution.features)
+    means, _ = peers.assign(rows)
+    deltas = np.where(context, 0.0, attribution.contributions - means)
+    moved = np.abs(attribution.raw - attribution.baseline_raw) > 1e-6
+    p = attribution.points
+    assert np.all(np.sign(p[moved]) == np.sign(deltas[moved]) * (np.abs(p[moved]) > 0))
     for i in np.flatnonzero(moved)[:50]:
-        assert np.array_equal(np.argsort(c[i], kind="stable"), np.argsort(p[i], kind="stable"))
+        assert np.array_equal(np.argsort(deltas[i], kind="stable"), np.argsort(p[i], kind="stable"))
+
+
+def test_peer_baseline_compares_an_account_with_its_own_cadence_and_horizon(small_demo, rows, attribution):
+    term = rows["contract_term_days"].to_numpy()
+    groups = attribution.peer_group
+    assert all("monthly" in g for g in groups[term < 60])
+    assert not any("monthly" in g for g in groups[term >= 300])
+    annual = term >= 300
+    # an annual account's baseline is an annual account's risk, not the monthly-dominated average row
+    assert attribution.baseline_risk[annual].mean() > attribution.baseline_risk[term < 60].mean()
+
+
+def test_a_fact_is_said_once(small_demo, rows):
+    catalog = small_demo.bundle.catalog
+    explanations = Explainer(small_demo.bundle).explain(rows, risk_reasons=5, protective_reasons=5)
+    for e in explanations:
+        for reasons in (e.risk_drivers, e.protective):
+            facts = [catalog[r.feature].fact for r in reasons]
+            assert len(facts) == len(set(facts))
+
+
+def test_a_reason_carries_the_points_of_its_whole_fact(small_demo, rows, attribution):
+    points, facts = attribution.fact_points()
+    explanations = Explainer(small_demo.bundle).explain(rows.head(30), risk_reasons=3, protective_reasons=0)
+    for i, e in enumerate(explanations):
+        for r in e.risk_drivers:
+            fact = small_demo.bundle.catalog[r.feature].fact
+            assert r.points == pytest.approx(points[i, facts.index(fact)])
 
 
 def test_points_at_the_average_raw_score_use_the_calibrators_slope(small_demo):
@@ -78,8 +128,8 @@ def test_explanations_hold_top_drivers_protective_factors_and_groups(small_demo,
         assert all(r.points > 0 for r in e.risk_drivers) and all(r.points < 0 for r in e.protective)
         assert [r.points for r in e.risk_drivers] == sorted((r.points for r in e.risk_drivers), reverse=True)
         assert {g.group for g in e.groups} <= set(DRIVER_GROUPS)
-        assert sum(g.points for g in e.groups) == pytest.approx(100 * (e.churn_risk - e.average_churn_risk))
-        assert sum(r.points for r in e.features) == pytest.approx(100 * (e.churn_risk - e.average_churn_risk))
+        assert sum(g.points for g in e.groups) == pytest.approx(100 * (e.churn_risk - e.peer_churn_risk))
+        assert sum(r.points for r in e.features) == pytest.approx(100 * (e.churn_risk - e.peer_churn_risk))
         assert e.renewal_probability == pytest.approx(1 - e.churn_risk)
         assert e.summary.startswith(e.risk_band.capitalize())
         for reason in e.risk_drivers + e.protective:

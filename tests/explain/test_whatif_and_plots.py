@@ -60,14 +60,28 @@ def test_what_if_without_a_real_change_keeps_the_risk(explainer, row):
     assert scenario.movers == []
 
 
-def test_what_if_can_make_a_value_missing_and_set_a_category(explainer, row):
-    scenario = whatif.what_if(explainer, row, {"nps_last_score": None, "plan": "enterprise"})
+def test_what_if_can_make_a_value_missing(explainer, row):
+    scenario = whatif.what_if(explainer, row, {"nps_last_score": None, "seat_utilization_30d": 0.9})
     assert scenario.changes["nps_last_score"][1] is None
     assert np.isfinite(scenario.after.churn_risk)
     table = scenario.table()
     assert list(table.columns) == ["now", "what if"]
-    assert {"churn risk", "risk band", "input: nps_last_score", "input: plan"} <= set(table.index)
+    assert {"churn risk", "risk band", "input: nps_last_score", "input: seat_utilization_30d"} <= set(table.index)
     assert table.loc["input: nps_last_score", "what if"] == "missing"
+
+
+@pytest.mark.parametrize("context", ["contract_term_days", "plan", "days_to_renewal", "tenure_days", "segment"])
+def test_what_if_offers_no_change_to_context(explainer, row, context):
+    """Moving an enterprise account to a monthly plan is not a play: context is who the account is."""
+    with pytest.raises(ValueError, match=f"'{context}' is context"):
+        whatif.what_if(explainer, row, {context: 30.0})
+
+
+def test_suggested_changes_are_actionable(explainer, small_demo):
+    book = small_demo.snapshots.frame.head(40)
+    for explanation in explainer.explain(book, detail=True, warn=False):
+        for name in whatif.suggest_change(explainer, explanation):
+            assert not explainer.catalog[name].is_context
 
 
 def test_what_if_names_a_misspelt_input(explainer, row):
@@ -94,7 +108,7 @@ def test_waterfall_draws_the_page_steps_between_the_average_and_the_account():
     ax = fig.axes[0]
     steps = _waterfall_steps(explanation, 5)
     assert len(ax.get_yticklabels()) == len(steps) + 2
-    assert ax.get_yticklabels()[0].get_text() == "Average account"
+    assert ax.get_yticklabels()[0].get_text() == "Comparable accounts"
     assert ax.get_yticklabels()[-1].get_text() == "This account"
     bars = ax.patches
     assert bars[-1].get_width() == pytest.approx(explanation.churn_risk * 100)
