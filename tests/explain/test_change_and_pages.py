@@ -1,12 +1,10 @@
-"""What changed between two snapshots, and the history behind the account and portfolio pages."""
+"""The history behind the account and portfolio pages (what changed itself: tests/explain/test_change.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from explain.change import change_points, change_summary, explain_change, movement_phrase
 from explain.history import metric_series, monthly_dates, snapshots_at, tables_for_accounts
 from explain.pages import (
     UnknownAccountError,
@@ -17,7 +15,7 @@ from explain.pages import (
     renewing_accounts,
 )
 from explain.playbook import Playbook
-from explain.reasons import Explainer, attribute
+from explain.reasons import Explainer
 
 
 @pytest.fixture(scope="module")
@@ -33,43 +31,6 @@ def as_of(small_demo):
 @pytest.fixture(scope="module")
 def renewing(small_demo, as_of):
     return renewing_accounts(small_demo.tables, as_of, 180)
-
-
-def test_change_points_add_up_to_the_change_in_risk(small_demo):
-    frame = small_demo.snapshots.frame
-    then, now = frame.iloc[:200].reset_index(drop=True), frame.iloc[200:400].reset_index(drop=True)
-    a, b = attribute(small_demo.bundle, then), attribute(small_demo.bundle, now)
-    np.testing.assert_allclose(change_points(a, b).sum(axis=1), 100 * (b.churn_risk - a.churn_risk), atol=1e-9)
-
-
-def test_the_feature_that_changed_is_the_mover(explainer, small_demo):
-    row = small_demo.snapshots.frame.iloc[[0]].reset_index(drop=True)
-    later = row.copy()
-    later["as_of"] = later["as_of"] + pd.Timedelta(days=30)
-    later["seat_utilization_30d"] = 0.01
-    later["usage_active_users_mean_30d"] = 0.1
-    later["active_users_vs_peak_7m"] = 0.05
-    change = explain_change(explainer, row, later)[0]
-    assert change.points == pytest.approx(100 * (change.churn_risk_now - change.churn_risk_then))
-    assert change.movers, change
-    changed = {"seat_utilization_30d", "usage_active_users_mean_30d", "active_users_vs_peak_7m"}
-    assert {m.feature for m in change.movers} <= changed
-    if change.points > 0.5:
-        assert change.summary.startswith(f"Risk up {abs(change.points):.0f} points since 30 days ago")
-        assert "mostly because" in change.summary and "fell from" in change.summary
-
-
-def test_movement_and_summary_wording():
-    assert movement_phrase("open tickets", "0", "2", 0.0, 2.0) == "open tickets rose from 0 to 2"
-    assert movement_phrase("latest NPS score", "not on record", "4 out of 10", None, 4.0) == (
-        "latest NPS score is now 4 out of 10 (none on record before)"
-    )
-    assert movement_phrase("plan", "pro", "starter", "pro", "starter") == "plan changed from pro to starter"
-    assert change_summary(0.2, 30, 0.10, 0.102, []) == "Risk about the same since 30 days ago (10%)"
-    assert (
-        change_summary(-12.0, 30, 0.40, 0.28, [])
-        == "Risk down 12 points since 30 days ago (40% to 28%), from many small changes"
-    )
 
 
 def test_snapshots_at_past_dates_are_point_in_time(small_demo, as_of, renewing):
