@@ -73,6 +73,12 @@ def build_features(
             f"to {DEFAULT_JITTER_DAYS} days per contract (shorter plans: one row per 90-day window)."
         ),
     ] = DEFAULT_HORIZON_DAYS,
+    horizon_jitter: Annotated[
+        int,
+        typer.Option(
+            min=0, max=90, help="Move each contract's horizons by up to this many days (deterministic per contract)."
+        ),
+    ] = DEFAULT_JITTER_DAYS,
     as_of: Annotated[
         str | None,
         typer.Option(help="Build scoring snapshots on this date (YYYY-MM-DD) instead of training snapshots."),
@@ -115,7 +121,12 @@ def build_features(
         with steps.bar(f"Building {kind} (partitions of accounts)", total=1) as update:
             if scoring_date is None:
                 result = build_training_snapshots(
-                    tables, horizons=horizons, grace_days=grace_days, on_partition=update, **options
+                    tables,
+                    horizons=horizons,
+                    grace_days=grace_days,
+                    jitter=horizon_jitter,
+                    on_partition=update,
+                    **options,
                 )
             else:
                 result = build_scoring_snapshots(tables, scoring_date, on_partition=update, **options)

@@ -122,11 +122,12 @@ def _print_explanation(e) -> None:
         console.print(Panel(e.change.summary, title="What changed", title_align="left"), highlight=False)
     if e.plays:
         table = RichTable(title="Suggested plays", title_justify="left")
-        for column in ("when", "due", "owner", "play"):
+        for column in ("when", "due", "owner", "play", "because"):
             table.add_column(column)
         for p in e.plays:
             due = f"{p.due} ({p.status})" if p.due else p.status
-            table.add_row(p.timing, due, p.owner, f"[bold]{p.title}[/]: {p.action}")
+            when = p.timing if p.within_days is None else f"{p.timing}, within {p.within_days} days of the event"
+            table.add_row(when, due, p.owner, f"[bold]{escape(p.title)}[/]: {escape(p.action)}", escape(p.because))
         console.print(table, highlight=False)
 
 

@@ -290,7 +290,13 @@ class Explainer:
         as_of = _date(row.get("as_of")) or date.today()
         renewal = _date(row.get("renewal_date"))
         days_to_renewal = (renewal - as_of).days if renewal else _int(row.get("days_to_renewal"))
-        plays = self.playbook.plays_for(drivers, row, as_of, renewal, churn_risk=churn_risk) if self.playbook else []
+        plays = (
+            self.playbook.plays_for(
+                drivers, row, as_of, renewal, churn_risk=churn_risk, catalog=self.catalog, reference=self.reference
+            )
+            if self.playbook
+            else []
+        )
         return Explanation(
             account_id=str(row.get("account_id", "")),
             contract_id=_text(row.get("contract_id")),

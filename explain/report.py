@@ -566,11 +566,18 @@ def _play_row(p: Play) -> str:
     return (
         f'<tr class="play status-{_e(status_class)}">'
         f'<td><p class="play-title">{_e(p.title)}</p><p class="play-action">{_e(p.action)}</p>'
-        f'<p class="because muted">Because: {_e(p.because)}</p></td>'
+        f'<p class="because muted">Because: {_e(p.because)}</p>{_event_line(p)}</td>'
         f"<td>{_group_chip(p.group)}</td><td>{_e(p.owner)}</td>"
         f'<td class="num">{_e(p.timing)}</td><td class="nowrap">{_e(_date(p.due))}</td>'
         f'<td><span class="chip status">{_e(p.status)}</span></td></tr>'
     )
+
+
+def _event_line(p: Play) -> str:
+    """ "Within 7 days of the event on 14 Oct 2026": why a play is due earlier than its renewal timing."""
+    if p.within_days is None or p.event_date is None:
+        return ""
+    return f'<p class="event muted">Within {p.within_days} days of the event on {_e(_date(p.event_date))}</p>'
 
 
 def _plays_section(plays: Sequence[Play]) -> str:

@@ -22,7 +22,14 @@ from features.load import Tables
 from features.outcomes import DEFAULT_GRACE_DAYS, renewal_outcomes
 from features.pointintime import Snapshots, codes_of, day_number
 from features.relationship import event_features, nps_features
-from features.snapshots import DEFAULT_HORIZONS, GRID_COLUMNS, LABEL_COLUMNS, scoring_grid, training_grid
+from features.snapshots import (
+    DEFAULT_HORIZONS,
+    DEFAULT_JITTER_DAYS,
+    GRID_COLUMNS,
+    LABEL_COLUMNS,
+    scoring_grid,
+    training_grid,
+)
 from features.support import support_features
 from features.usage import (
     UsageRows,
@@ -233,12 +240,13 @@ def build_training_snapshots(
     tables: Tables,
     horizons: Sequence[int] = DEFAULT_HORIZONS,
     grace_days: int = DEFAULT_GRACE_DAYS,
+    jitter: int = DEFAULT_JITTER_DAYS,
     **options,
 ) -> SnapshotResult:
-    """Labelled snapshots for every contract whose outcome is known."""
+    """Labelled snapshots for every contract and window whose outcome is known (``features.snapshots``)."""
     started = time.perf_counter()
     outcomes = renewal_outcomes(tables.contracts, tables.data_end, grace_days)
-    grid = training_grid(tables, outcomes, horizons)
+    grid = training_grid(tables, outcomes, horizons, jitter)
     frame, catalog = build_features(tables, grid, **options)
     frame = frame[[*GRID_COLUMNS, *LABEL_COLUMNS, *catalog.names]]
     return SnapshotResult(

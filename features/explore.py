@@ -291,7 +291,7 @@ def signal_trajectories(frame: pd.DataFrame, signals: Sequence[str] | None = Non
     """Each signal's median (and quartiles) by days before renewal, for renewed and churned contracts.
 
     ``frame`` holds training snapshots at several horizons
-    (``build_training_snapshots(tables, horizons=(30, 90, 180))``). Only contracts observed at
+    (``build_training_snapshots(tables, horizons=(30, 90, 180), jitter=0)``). Only contracts observed at
     every horizon count (contracts shorter than the longest horizon drop out), so a line moves
     because accounts change, not because the mix of contracts does. Columns: ``signal``,
     ``days_before_renewal``, ``outcome``, ``contracts``, ``p25``, ``median``, ``p75``.

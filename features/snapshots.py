@@ -29,6 +29,7 @@ import pandas as pd
 
 from features.load import Tables
 
+FULL_HISTORY_DAYS = 180  # the longest behaviour windows (90-day trends against the 90 days before, 180-day support)
 RISK_WINDOW_DAYS = 90  # a plan shorter than this is scored as "cancels within the next 90 days"
 DEFAULT_HORIZONS = (30, 90, 150, 210, 270, 330)  # days before renewal, each +- DEFAULT_JITTER_DAYS
 DEFAULT_JITTER_DAYS = 30
@@ -137,7 +138,7 @@ def short_plan_rows(outcomes: pd.DataFrame, window: int = RISK_WINDOW_DAYS) -> p
     """
     short = outcomes[_is_short(outcomes, window)]
     if short.empty:
-        return short.assign(as_of=short["start_date"], renewal_date=short["end_date"], outcome_date=short["end_date"])
+        return pd.DataFrame(columns=GRID_COLUMNS)
     span = short.groupby("account_id", sort=True).agg(first=("start_date", "min"), last=("end_date", "max"))
     offset = np.floor(_unit_hash(span.index.to_series()) * window).astype(int)
     first = span["first"] + ONE_DAY + pd.to_timedelta(offset, unit="D")
@@ -146,8 +147,11 @@ def short_plan_rows(outcomes: pd.DataFrame, window: int = RISK_WINDOW_DAYS) -> p
     k = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
     dates = np.repeat(first.to_numpy(), steps) + pd.to_timedelta(k * window, unit="D").to_numpy()
     grid = pd.DataFrame({"account_id": accounts, "as_of": pd.DatetimeIndex(dates).normalize()})
+    grid["account_id"] = grid["account_id"].astype(outcomes["account_id"].dtype)
+    if grid.empty:
+        return pd.DataFrame(columns=GRID_COLUMNS)
     grid = _in_force(outcomes, grid)
-    in_force = grid["contract_id"].notna() & (grid["end_date"] > grid["as_of"])
+    in_force = grid["contract_id"].notna() & (grid["end_date"] >= grid["as_of"])
     grid = grid[in_force & _is_short(grid, window)]
     return grid.assign(
         renewal_date=grid["end_date"], horizon_days=window, outcome_date=grid["as_of"] + pd.Timedelta(days=window)
@@ -155,7 +159,9 @@ def short_plan_rows(outcomes: pd.DataFrame, window: int = RISK_WINDOW_DAYS) -> p
 
 
 def window_labels(rows: pd.DataFrame, outcomes: pd.DataFrame, window: int = RISK_WINDOW_DAYS) -> pd.DataFrame:
-    """Did the account cancel at any renewal in ``(as_of, as_of + window]``? Censored rows get NaN.
+    """Did the account cancel at any renewal in ``[as_of, as_of + window)``? Censored rows get NaN.
+
+    A renewal dated ``as_of`` itself is still ahead: the snapshot sees only rows before that day.
 
     ``rows`` needs account_id and as_of. Churned: some contract ending in the window churned.
     Renewed: every contract ending in the window renewed (a churn ends the chain, so nothing
@@ -164,7 +170,7 @@ def window_labels(rows: pd.DataFrame, outcomes: pd.DataFrame, window: int = RISK
     keyed = rows[["account_id", "as_of"]].reset_index(names="_row")
     ends = outcomes[["account_id", "end_date", "outcome", "renewed_arr"]]
     pairs = keyed.merge(ends, on="account_id")
-    inside = (pairs["end_date"] > pairs["as_of"]) & (pairs["end_date"] <= pairs["as_of"] + pd.Timedelta(days=window))
+    inside = (pairs["end_date"] >= pairs["as_of"]) & (pairs["end_date"] < pairs["as_of"] + pd.Timedelta(days=window))
     pairs = pairs[inside].sort_values(["_row", "end_date"], kind="stable")
     grouped = pairs.groupby("_row")
     churned = grouped["outcome"].agg(lambda s: (s == "churned").any()) if len(pairs) else pd.Series(dtype=bool)
@@ -201,6 +207,19 @@ def label_rows(grid: pd.DataFrame, outcomes: pd.DataFrame, window: int = RISK_WI
     return labels
 
 
+def _history_cut_short(tables: Tables, grid: pd.DataFrame) -> pd.Series:
+    """Rows whose look-back reaches before the export began while the account already existed.
+
+    Such a snapshot describes a truncated account: its trends and half-year windows are cut
+    short by the export, not by anything the account did, and an account scored later never
+    looks like that. New customers are fine: all their history is in the export.
+    """
+    export_start = tables.usage["date"].min()
+    created = grid["account_id"].map(tables.accounts.set_index("account_id")["created_at"])
+    window_start = grid["as_of"] - pd.Timedelta(days=FULL_HISTORY_DAYS)
+    return (window_start < export_start) & (created < window_start).fillna(True)
+
+
 def training_grid(
     tables: Tables,
     outcomes: pd.DataFrame,
@@ -212,7 +231,8 @@ def training_grid(
 
     Dropped on purpose: rows whose outcome is not known yet; snapshots taken after the
     successor contract had already started (the renewal was known, there was nothing to
-    predict); and snapshots of accounts with no activity at all before ``as_of``.
+    predict); snapshots of accounts with no activity at all before ``as_of``; and snapshots
+    whose ``FULL_HISTORY_DAYS`` look-back is cut short by the start of the export.
     """
     labelled = outcomes[outcomes["outcome"] != "open"]
     long = long_contract_rows(labelled, horizons, jitter, window)
@@ -220,7 +240,7 @@ def training_grid(
     grid = pd.concat([long[GRID_COLUMNS], short[GRID_COLUMNS]], ignore_index=True)
     grid = pd.concat([grid, label_rows(grid, outcomes, window)], axis=1)
     observed = grid["account_id"].map(first_activity(tables)) < grid["as_of"]
-    grid = grid[grid["churned"].notna() & observed.fillna(False).astype(bool)]
+    grid = grid[grid["churned"].notna() & observed.fillna(False).astype(bool) & ~_history_cut_short(tables, grid)]
     grid = grid.astype({"churned": "int8", "horizon_days": "int64"})
     columns = GRID_COLUMNS + LABEL_COLUMNS
     return grid[columns].sort_values(["as_of", "account_id", "contract_id"], ignore_index=True)

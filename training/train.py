@@ -129,7 +129,7 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     metrics |= evaluate.stratified_metrics(y[te], scorers, strata, prefix="test_")
 
     predictions = _test_predictions(table, te, p, uncalibrated, {"logreg": logreg, "rules": rules})
-    predictions = pd.concat([predictions, strata.reset_index(drop=True)], axis=1)
+    predictions = pd.concat([predictions, strata[["cadence", "horizon"]].reset_index(drop=True)], axis=1)
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "label": table.label,

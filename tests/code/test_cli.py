@@ -42,7 +42,18 @@ def test_every_command_has_help_with_defaults(command):
 def test_build_features_writes_training_snapshots_with_their_catalog(data_dir, tmp_path):
     out = tmp_path / "snapshots.parquet"
     result = runner.invoke(
-        app, ["build-features", "--data", str(data_dir), "--out", str(out), "--horizon-days", "30,90"]
+        app,
+        [
+            "build-features",
+            "--data",
+            str(data_dir),
+            "--out",
+            str(out),
+            "--horizon-days",
+            "30,90",
+            "--horizon-jitter",
+            "0",
+        ],
     )
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)

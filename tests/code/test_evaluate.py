@@ -17,6 +17,7 @@ ALL_KEYS = {
     "brier",
     "log_loss",
     "ece",
+    "mean_risk",
     "lift_at_10",
     "lift_at_20",
     "capture_at_10",
@@ -148,7 +149,7 @@ def test_top_share_is_ceil_in_exact_arithmetic():
 
 def test_undefined_metrics_are_omitted_not_nan():
     no_churn = evaluate.risk_metrics(np.zeros(50), np.full(50, 0.1), np.full(50, 100.0))
-    assert set(no_churn) == {"test_brier", "test_log_loss", "test_ece", "test_churn_rate", "test_n"}
+    assert set(no_churn) == {"test_brier", "test_log_loss", "test_ece", "test_churn_rate", "test_mean_risk", "test_n"}
     assert no_churn["test_brier"] == pytest.approx(0.01) and no_churn["test_churn_rate"] == 0.0
 
     all_churn = evaluate.risk_metrics(np.ones(20), np.full(20, 0.7), np.full(20, 100.0))

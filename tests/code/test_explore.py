@@ -246,7 +246,7 @@ def test_ensure_demo_data_generates_only_into_a_missing_or_empty_directory(tmp_p
 def test_every_exploration_runs_on_the_demo_world_and_draws(small_demo):
     tables = small_demo.tables
     outcomes = small_demo.snapshots.outcomes
-    snapshots = build_training_snapshots(tables, horizons=(30, 90, 180))
+    snapshots = build_training_snapshots(tables, horizons=(30, 90, 180), jitter=0)
     signals = explore.main_signals(snapshots.frame)
     assert signals == list(explore.MAIN_SIGNALS)
     figures = [
