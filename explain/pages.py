@@ -164,7 +164,8 @@ def _trends(explainer: Explainer, monthly: pd.DataFrame) -> dict[str, list[Trend
 def renewing_accounts(tables: Tables, as_of: pd.Timestamp, horizon_days: int) -> list[str]:
     """Accounts whose contract in force on ``as_of`` ends within ``horizon_days``."""
     grid = scoring_grid(tables.contracts, pd.Timestamp(as_of))
-    return grid.loc[grid["horizon_days"] <= horizon_days, "account_id"].astype("str").tolist()
+    days = (grid["renewal_date"] - grid["as_of"]).dt.days  # to the next renewal (horizon_days is the risk's window)
+    return grid.loc[days <= horizon_days, "account_id"].astype("str").tolist()
 
 
 def portfolio(

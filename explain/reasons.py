@@ -38,7 +38,7 @@ import pandas as pd
 from explain.records import Explanation, GroupShare, Reason
 from explain.sentences import display_value, sentence
 from features.catalog import DRIVER_GROUPS, Catalog
-from features.snapshots import cadence, risk_meaning
+from features.snapshots import RISK_WINDOW_DAYS, cadence, risk_meaning
 from training.bundle import ModelBundle
 from training.peers import PeerBaselines
 from training.score import risk_band
@@ -287,6 +287,7 @@ class Explainer:
     def _explanation(self, row, attribution, i, band, drivers, protective, groups, features) -> Explanation:
         churn_risk = float(attribution.churn_risk[i])
         arr = _number(row.get("arr"))
+        plan = str(cadence(np.array([_number(row.get("contract_term_days")) or np.nan]))[0])
         as_of = _date(row.get("as_of")) or date.today()
         renewal = _date(row.get("renewal_date"))
         days_to_renewal = (renewal - as_of).days if renewal else _int(row.get("days_to_renewal"))
@@ -311,20 +312,24 @@ class Explainer:
             arr_at_risk=None if arr is None else arr * churn_risk,
             peer_churn_risk=float(attribution.baseline_risk[i]),
             peer_group=str(attribution.peer_group[i]),
-            risk_meaning=risk_meaning(str(cadence(np.array([_number(row.get("contract_term_days")) or np.nan]))[0])),
+            risk_meaning=risk_meaning(plan),
             model_version=self.bundle.version_label,
             risk_drivers=drivers,
             protective=protective,
             groups=groups,
             features=features,
             plays=plays,
-            summary=summary_line(churn_risk, band, [g.group for g in groups if g.points > _EPS][:3]),
+            summary=summary_line(churn_risk, band, [g.group for g in groups if g.points > _EPS][:3], plan),
         )
 
 
-def summary_line(churn_risk: float, band: str, groups: Sequence[str]) -> str:
-    """ "High risk: 41% chance of not renewing, driven by usage, support and relationship"."""
-    head = f"{band.capitalize()} risk: {100 * churn_risk:.0f}% chance of not renewing"
+def summary_line(churn_risk: float, band: str, groups: Sequence[str], cadence_name: str = "annual") -> str:
+    """ "High risk: 41% chance of not renewing, driven by usage, support and relationship".
+
+    A monthly plan's risk is of cancelling within the risk window, and the line says so.
+    """
+    event = f"cancelling within {RISK_WINDOW_DAYS} days" if cadence_name == "monthly" else "not renewing"
+    head = f"{band.capitalize()} risk: {100 * churn_risk:.0f}% chance of {event}"
     if not groups:
         return head + ", nothing stands out against comparable accounts"
     names = list(groups)

@@ -28,6 +28,7 @@ from explain.records import (
     Reason,
     TrendPoint,
 )
+from features.snapshots import RISK_MEANINGS
 
 GROUP_COLOURS = {
     "usage": "#2563eb",
@@ -468,6 +469,7 @@ def _risk(x: Explanation) -> str:
         '<p class="big-caption">likely to renew</p>'
         f'<p class="churn">Churn risk <strong id="churn-risk">{_e(_pct(x.churn_risk))}</strong> '
         f"{_band_chip(x.risk_band)}</p>"
+        f'<p class="muted meaning" id="risk-meaning">Churn risk is {_e(x.risk_meaning)}.</p>'
         '<dl class="mini">'
         f"<div><dt>ARR at risk</dt><dd>{_e(_money(x.arr_at_risk))}</dd></div>"
         f"<div><dt>Comparable accounts</dt><dd>{_e(_pct(x.peer_churn_risk))} "
@@ -680,7 +682,9 @@ def render_portfolio_page(
         '<header id="portfolio-header" class="card header">'
         f'<p class="eyebrow">Renewal risk · portfolio</p><h1>{_e(title)}</h1>'
         f'<p class="muted">As of {_e(_date(portfolio.as_of))} · model {_e(portfolio.model_version)} · '
-        f"low risk below {_e(_pct(low))}, high from {_e(_pct(high))}</p></header>"
+        f"low risk below {_e(_pct(low))}, high from {_e(_pct(high))}</p>"
+        f'<p class="muted meaning">Churn risk is, for a contract of 90 days or more, {_e(RISK_MEANINGS["annual"])}; '
+        f"for a monthly plan, {_e(RISK_MEANINGS['monthly'])}.</p></header>"
     )
     if not portfolio.rows:
         body = (

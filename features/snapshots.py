@@ -237,7 +237,10 @@ def training_grid(
     labelled = outcomes[outcomes["outcome"] != "open"]
     long = long_contract_rows(labelled, horizons, jitter, window)
     short = short_plan_rows(outcomes, window)
-    grid = pd.concat([long[GRID_COLUMNS], short[GRID_COLUMNS]], ignore_index=True)
+    parts = [part[GRID_COLUMNS] for part in (long, short) if len(part)]
+    if not parts:
+        return pd.DataFrame(columns=GRID_COLUMNS + LABEL_COLUMNS)
+    grid = pd.concat(parts, ignore_index=True)
     grid = pd.concat([grid, label_rows(grid, outcomes, window)], axis=1)
     observed = grid["account_id"].map(first_activity(tables)) < grid["as_of"]
     grid = grid[grid["churned"].notna() & observed.fillna(False).astype(bool) & ~_history_cut_short(tables, grid)]

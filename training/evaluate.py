@@ -17,6 +17,7 @@ Everything here is a pure function except the ``plot_*`` functions, which write 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -248,6 +249,30 @@ def stratified_metrics(
             kept = {k: v for k, v in metrics.items() if k.removeprefix(prefix).split("__")[0] in STRATUM_METRICS}
             out |= {(k if name == "model" else f"baseline_{name}_{k}"): v for k, v in kept.items()}
     return out
+
+
+def stratum_table(predictions: pd.DataFrame, strata: Sequence[str] = ("cadence", "horizon", "segment")) -> pd.DataFrame:
+    """One row per stratum of the test predictions: size, churn, mean risk, AUC and ECE, beside the baselines.
+
+    The table a data scientist reads first: a pooled number is only as good as its worst cadence.
+    """
+    rows = []
+    columns = [c for c in strata if c in predictions and predictions[c].nunique() > 1]
+    groupings = [[c] for c in columns] + ([["cadence", "horizon"]] if {"cadence", "horizon"} <= set(columns) else [])
+    for by in [[], *groupings]:
+        parts = [((), predictions)] if not by else predictions.groupby(by, sort=True)
+        for key, part in parts:
+            y, p = part["churned"].to_numpy(), part["churn_risk"].to_numpy()
+            both = 0 < y.sum() < len(y) and len(y) >= MIN_SEGMENT_ROWS
+            row = {"stratum": "all" if not by else " ".join(map(str, key if isinstance(key, tuple) else (key,)))}
+            row |= {"n": len(y), "churned": int(y.sum()), "churn_rate": float(y.mean()), "mean_risk": float(p.mean())}
+            row["roc_auc"] = float(roc_auc_score(y, p)) if both else np.nan
+            row["ece"] = expected_calibration_error(y, p)
+            for name in ("logreg", "rules"):
+                column = part.get(f"baseline_{name}")
+                row[f"{name}_roc_auc"] = float(roc_auc_score(y, column)) if both and column is not None else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ AUC is measured against. A row's risk means different things by cadence
 - **A contract of at least ``RISK_WINDOW_DAYS``** (annual, multi-year): 1 − that contract's
   true renewal probability.
 - **A shorter plan** (monthly): the risk that the account cancels at a renewal in
-  ``(as_of, as_of + RISK_WINDOW_DAYS]``, i.e. 1 − the product of the true renewal
+  ``[as_of, as_of + RISK_WINDOW_DAYS)``, i.e. 1 − the product of the true renewal
   probabilities of the account's contracts ending in that window. Where the chain stopped
   early (a churn), the renewals that never happened are extrapolated with the last known
   probability up to the expected number in the window (``RISK_WINDOW_DAYS / term``,
@@ -42,7 +42,7 @@ def expected_renewals(term_days: np.ndarray | pd.Series, window: int = RISK_WIND
 
 
 def window_renewals(rows: pd.DataFrame, truth: pd.DataFrame, window_end: pd.Series) -> pd.DataFrame:
-    """The truth of each row's account's renewals in ``(as_of, window_end]``, up to and including the first churn.
+    """The truth of each row's account's renewals in ``[as_of, window_end)``, up to and including the first churn.
 
     One row per (row, renewal), keyed ``_row`` (the position of the row in ``rows``), in renewal
     order, with the truth columns and ``churn`` (this renewal did not renew). A churn ends the
@@ -60,7 +60,7 @@ def window_renewals(rows: pd.DataFrame, truth: pd.DataFrame, window_end: pd.Seri
     facts = truth[columns].rename(columns={"contract_id": "truth_contract_id"})
     pairs = keyed.merge(facts, on="account_id")
     ends = pd.to_datetime(pairs["renewal_date"])
-    pairs = pairs[(ends > pairs["_from"]) & (ends <= pairs["_to"])]
+    pairs = pairs[(ends >= pairs["_from"]) & (ends < pairs["_to"])]  # the same window as features.snapshots
     pairs = pairs.sort_values(["_row", "renewal_date", "truth_contract_id"], kind="stable")
     churn = ~pairs["renewed"].astype(bool) if "renewed" in pairs else pd.Series(False, index=pairs.index)
     churns_before = churn.groupby(pairs["_row"]).cumsum() - churn

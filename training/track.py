@@ -88,6 +88,7 @@ def _log_artifacts(result: TrainResult, folder: Path) -> None:
         folder / "lift_table.csv", index=False
     )
     test.to_parquet(folder / "test_predictions.parquet", index=False)
+    evaluate.stratum_table(test).to_csv(folder / "metrics_by_stratum.csv", index=False)
     (folder / "split_windows.json").write_text(json.dumps(result.split.windows, indent=2))
     (folder / "feature_catalog.json").write_text(json.dumps(result.bundle.catalog.to_records(), indent=2))
     (folder / "fingerprint.json").write_text(json.dumps(result.bundle.metadata.get("fingerprint", {}), indent=2))

@@ -57,3 +57,18 @@ def test_calibrator_round_trips_through_json(method):
     calibrator = fit_calibrator(raw, y, method)
     restored = Calibrator.from_json(json.loads(json.dumps(calibrator.to_json())))
     np.testing.assert_allclose(restored.apply(raw), calibrator.apply(raw))
+
+
+def test_calibration_is_chosen_on_held_out_halves_and_none_wins_when_scores_are_honest():
+    from training.calibrate import choose_on_held_out
+
+    rng = np.random.default_rng(5)
+    logit = rng.normal(-1.5, 1.0, 6000)
+    y = (rng.random(6000) < 1 / (1 + np.exp(-logit))).astype(int)
+    method, report = choose_on_held_out(logit, y, np.arange(6000))
+    assert method == "identity"
+    assert {"held_out_log_loss_identity", "held_out_ece_sigmoid", "held_out_log_loss_isotonic"} <= set(report)
+    raw, y = overconfident(6000, seed=2)
+    method, report = choose_on_held_out(raw, y, np.arange(6000))
+    assert method in ("sigmoid", "isotonic")
+    assert report[f"held_out_log_loss_{method}"] < report["held_out_log_loss_identity"]

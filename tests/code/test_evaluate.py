@@ -388,3 +388,27 @@ def test_shap_summary_is_written_with_mixed_feature_types(tmp_path):
     _assert_png(path)
     with pytest.raises(ValueError, match="bias"):
         evaluate.plot_shap_summary(np.zeros((n, 7)), features, tmp_path / "bad.png")
+
+
+def test_stratum_table_reports_each_cadence_and_horizon_beside_the_baselines():
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "cadence": np.where(np.arange(n) < 200, "monthly", "annual"),
+            "horizon": np.where(np.arange(n) % 2 == 0, "1-90", "91-180"),
+            "churned": rng.random(n) < 0.2,
+        }
+    )
+    frame["churned"] = frame["churned"].astype(int)
+    frame["churn_risk"] = np.clip(0.2 + 0.3 * (frame["churned"] - 0.2) + rng.normal(0, 0.05, n), 0.01, 0.99)
+    frame["baseline_logreg"] = rng.random(n)
+    frame["baseline_rules"] = frame["churn_risk"]
+    table = evaluate.stratum_table(frame).set_index("stratum")
+    assert {"all", "monthly", "annual", "1-90", "91-180", "annual 1-90", "monthly 91-180"} <= set(table.index)
+    assert table.loc["monthly", "n"] == 200 and table.loc["annual 1-90", "n"] == 200
+    annual = frame[frame["cadence"] == "annual"]
+    assert table.loc["annual", "churn_rate"] == pytest.approx(annual["churned"].mean())
+    assert table.loc["annual", "mean_risk"] == pytest.approx(annual["churn_risk"].mean())
+    assert table.loc["all", "roc_auc"] > 0.95 and table.loc["all", "rules_roc_auc"] == table.loc["all", "roc_auc"]
+    assert 0.4 < table.loc["all", "logreg_roc_auc"] < 0.6  # a random baseline stays a random baseline

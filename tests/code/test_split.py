@@ -71,3 +71,43 @@ def test_a_window_without_churners_is_an_explained_error():
     y = np.zeros(100, dtype=int)
     with pytest.raises(ValueError, match="without both churned and renewed"):
         time_split(times, y)
+
+
+def _multi_horizon(n_contracts: int = 1500, seed: int = 4) -> pd.DataFrame:
+    """Each contract observed at several horizons: rows share the contract's outcome date."""
+    rng = np.random.default_rng(seed)
+    renewal = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 900, n_contracts), unit="D")
+    horizons = np.array([30, 90, 150, 210, 270, 330])
+    frame = pd.DataFrame(
+        {
+            "contract_id": np.repeat(np.arange(n_contracts), len(horizons)),
+            "outcome_date": np.repeat(renewal, len(horizons)),
+            "horizon": np.tile(horizons, n_contracts),
+            "churned": np.repeat(rng.random(n_contracts) < 0.2, len(horizons)).astype(int),
+        }
+    )
+    frame["as_of"] = frame["outcome_date"] - pd.to_timedelta(frame["horizon"], unit="D")
+    return frame
+
+
+def test_the_test_window_replays_deployment_at_every_horizon():
+    frame = _multi_horizon()
+    split = time_split(frame["outcome_date"], frame["churned"].to_numpy(), frame["as_of"])
+    cutoff = frame["as_of"].iloc[split["test"]].min()
+    earlier = np.concatenate([split[w] for w in ("train", "valid", "calib")])
+    assert (frame["outcome_date"].iloc[earlier] < cutoff).all()  # trained only on outcomes known at the cutoff
+    assert (frame["as_of"].iloc[split["test"]] >= cutoff).all()  # tested only on snapshots taken after it
+    assert frame["horizon"].iloc[split["test"]].nunique() > 1  # several horizons are tested
+    straddling = (frame["as_of"] < cutoff) & (frame["outcome_date"] >= cutoff)
+    assert split.purged == straddling.sum() > 0
+    used = np.concatenate([split[w] for w in WINDOWS])
+    assert not straddling.iloc[used].any()
+
+
+def test_rows_of_one_contract_never_straddle_two_windows():
+    frame = _multi_horizon()
+    split = time_split(frame["outcome_date"], frame["churned"].to_numpy(), frame["as_of"])
+    window_of: dict[int, str] = {}
+    for window in WINDOWS:
+        for contract in frame["contract_id"].iloc[split[window]]:
+            assert window_of.setdefault(contract, window) == window
