@@ -28,6 +28,7 @@ reasons are put into words.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -265,6 +266,8 @@ class Explainer:
         protective = self.reasons(attribution, rows, protective_reasons, -1)
         group_points, group_contrib = attribution.group_points(), attribution.group_contributions()
         bands = risk_band(attribution.churn_risk, self.bands)
+        beyond = self.bundle.beyond_trained_horizon(frame)
+        furthest = self.bundle.metadata.get("max_horizon_days")
         explanations = []
         for i, row in enumerate(rows):
             groups = sorted(
@@ -279,9 +282,16 @@ class Explainer:
             if detail:
                 order = np.argsort(-np.abs(attribution.points[i]), kind="stable")
                 features = [self.reason(attribution, i, int(j), row) for j in order if attribution.points[i, j] != 0]
-            explanations.append(
-                self._explanation(row, attribution, i, str(bands[i]), drivers[i], protective[i], groups, features)
+            explanation = self._explanation(
+                row, attribution, i, str(bands[i]), drivers[i], protective[i], groups, features
             )
+            if beyond[i]:
+                note = (
+                    f"Renews in {_int(row.get('days_to_renewal'))} days, beyond the {furthest:.0f} days ahead the model was "
+                    f"trained for: the risk is the one it gives {furthest:.0f} days ahead."
+                )
+                explanation = dataclasses.replace(explanation, horizon_note=note)
+            explanations.append(explanation)
         return explanations
 
     def _explanation(self, row, attribution, i, band, drivers, protective, groups, features) -> Explanation:

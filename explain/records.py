@@ -109,6 +109,7 @@ class Explanation:
     plays: list[Play] = field(default_factory=list)
     change: Change | None = None
     summary: str = ""  # one line: "High risk (41%): usage, support and relationship"
+    horizon_note: str = ""  # set when the renewal is further ahead than the model was trained for
 
     def to_dict(self, *, all_features: bool = False) -> dict:
         """JSON-ready form (dates as ISO strings); the long per-feature list only when asked for."""

@@ -470,7 +470,8 @@ def _risk(x: Explanation) -> str:
         f'<p class="churn">Churn risk <strong id="churn-risk">{_e(_pct(x.churn_risk))}</strong> '
         f"{_band_chip(x.risk_band)}</p>"
         f'<p class="muted meaning" id="risk-meaning">Churn risk is {_e(x.risk_meaning)}.</p>'
-        '<dl class="mini">'
+        + (f'<p class="note" id="horizon-note">{_e(x.horizon_note)}</p>' if x.horizon_note else "")
+        + '<dl class="mini">'
         f"<div><dt>ARR at risk</dt><dd>{_e(_money(x.arr_at_risk))}</dd></div>"
         f"<div><dt>Comparable accounts</dt><dd>{_e(_pct(x.peer_churn_risk))} "
         f'<span class="muted">({_e(x.peer_group)})</span></dd></div>'

@@ -118,6 +118,7 @@ class Runtime:
             risk_meaning=e.risk_meaning,
             peer_churn_risk=e.peer_churn_risk,
             peer_group=e.peer_group,
+            horizon_note=e.horizon_note or None,
             reasons=[
                 Reason(**{name: getattr(r, name) for name in Reason.model_fields}) for r in e.risk_drivers[:reasons]
             ],

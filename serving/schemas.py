@@ -77,6 +77,9 @@ class AccountScore(BaseModel):
         "the reasons' points add up from here to churn_risk."
     )
     peer_group: str = Field(description="Who the comparable accounts are, in words.")
+    horizon_note: str | None = Field(
+        None, description="Set when the renewal is further ahead than the model was trained for (scored at its edge)."
+    )
     reasons: list[Reason]
     model_version: str
     as_of: date | None = Field(None, description="Snapshot date, for scores read from the snapshot store.")

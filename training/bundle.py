@@ -84,7 +84,23 @@ class ModelBundle:
     metadata: dict = field(default_factory=dict)
 
     def matrix(self, frame: pd.DataFrame, warn: bool = True) -> pd.DataFrame:
-        return self.schema.matrix(frame, warn=warn)
+        """The model matrix; a renewal further ahead than any training row is scored at the furthest trained distance.
+
+        Trees treat any value past their last split alike, so this states exactly what the model
+        does anyway; callers flag such rows (``beyond_trained_horizon``) so it is never silent.
+        """
+        matrix = self.schema.matrix(frame, warn=warn)
+        furthest = self.metadata.get("max_horizon_days")
+        if furthest is not None and "days_to_renewal" in matrix:
+            matrix["days_to_renewal"] = matrix["days_to_renewal"].clip(upper=float(furthest))
+        return matrix
+
+    def beyond_trained_horizon(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows whose renewal is further ahead than any row the model was trained on."""
+        furthest = self.metadata.get("max_horizon_days")
+        if furthest is None or "days_to_renewal" not in frame:
+            return np.zeros(len(frame), dtype=bool)
+        return (pd.to_numeric(frame["days_to_renewal"], errors="coerce") > float(furthest)).to_numpy()
 
     def raw_score(self, frame: pd.DataFrame, warn: bool = True) -> np.ndarray:
         """The booster's log-odds of churn, before calibration (LightGBM refuses an empty table; we don't)."""

@@ -146,11 +146,20 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
         # the numbers reason sentences compare an account with ("renewing accounts typically use 64%")
         "reference": reference_values(table.frame.iloc[tr], y[tr], table.catalog),
         "seed": config.seed,
+        # the furthest renewal the model saw: scoring further ahead is flagged (training/bundle.py)
+        "max_horizon_days": _max_horizon(table),
     }
     bundle = ModelBundle(fitted.booster, schema, calibrator, table.catalog, metadata)
     # explanations start from comparable accounts, never from the average training row (training/peers.py)
     metadata["peers"] = fit_peers(bundle, table.frame.iloc[tr], y[tr], table.catalog).to_json()
     return TrainResult(bundle, split, metrics, predictions, fitted.params, list(split.notes))
+
+
+def _max_horizon(table: TrainingTable) -> float | None:
+    if "days_to_renewal" not in table.frame:
+        return None
+    days = pd.to_numeric(table.frame["days_to_renewal"], errors="coerce")
+    return float(days.max()) if days.notna().any() else None
 
 
 _BASELINE_KEYS = {"test_roc_auc", "test_pr_auc", "test_brier", "test_ece", "test_lift_at_10", "test_arr_capture_at_20"}

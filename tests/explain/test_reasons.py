@@ -183,3 +183,16 @@ def test_hit_rate_counts_the_true_group_among_the_top_three(small_demo, rows):
     assert explanation_hit_rate(small_demo.bundle, rows, truth)["explanation_hit_rate"] == 0.0
     unknown = truth.assign(primary_driver="unobservable")
     assert explanation_hit_rate(small_demo.bundle, rows, unknown) == {}
+
+
+def test_a_renewal_beyond_the_trained_range_is_scored_at_its_edge_and_said_so(small_demo, rows):
+    bundle = small_demo.bundle
+    furthest = bundle.metadata["max_horizon_days"]
+    assert 300 <= furthest <= 365
+    annual = rows[rows["contract_term_days"] >= 300].head(5)
+    far, edge = annual.assign(days_to_renewal=900.0), annual.assign(days_to_renewal=furthest)
+    np.testing.assert_allclose(bundle.churn_probability(far), bundle.churn_probability(edge))
+    assert bundle.beyond_trained_horizon(far).all() and not bundle.beyond_trained_horizon(edge).any()
+    explanations = Explainer(bundle).explain(pd.concat([far, edge], ignore_index=True))
+    assert all("beyond the" in e.horizon_note and "900 days" in e.horizon_note for e in explanations[:5])
+    assert all(e.horizon_note == "" for e in explanations[5:])
