@@ -375,35 +375,101 @@ def score_command(
     reasons: Annotated[
         int, typer.Option(min=0, max=10, help="Add the top K reason sentences and driver groups per account.")
     ] = 0,
+    id_col: Annotated[
+        str | None,
+        typer.Option(
+            help="With --snapshots: the account id column (default: the one the model records, else account_id, "
+            "else the one column that is not a feature, the label or a date and differs on every row, which is "
+            "said). It is written under its own name, first, and also as account_id."
+        ),
+    ] = None,
+    keep: Annotated[
+        str | None, typer.Option(help="Columns of the table to copy into the scores, e.g. region,owner.")
+    ] = None,
     store: StoreOption = None,
     store_months: StoreMonthsOption = 6,
 ) -> None:
-    """Score the book: renewal probability, churn risk, risk band and ARR at risk per account."""
+    """Score the book: renewal probability, churn risk, risk band and ARR at risk per account.
+
+    Columns: the id (a --snapshots table's own id column first, when it is not account_id),
+    account_id, as_of, renewal_date, days_to_renewal, arr, renewal_probability, churn_risk,
+    risk_band, arr_at_risk, model_version, cadence (monthly: risk of cancelling within 90 days;
+    annual/multi-year: risk of not renewing at the renewal date), horizon_bucket and
+    beyond_trained_range (renewal more than 365 days ahead: scored at the edge of the range the
+    model was trained on); then --keep columns and --reasons columns.
+    """
     from features.io import write_table
-    from training.score import score
+    from features.snapshots import MAX_HORIZON_DAYS
+    from training.score import id_column, score
 
     check_output(out)
     if store is not None and data is None:
         raise UsageError("--store needs --data: the store keeps monthly snapshots and charts built from the tables.")
+    if id_col is not None and snapshots is None:
+        raise UsageError("--id-col is for a --snapshots table; tables built from --data use account_id.")
+    keep_columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     with Steps(console) as steps:
         frame, tables = _scoring_snapshots(data, snapshots, parse_date(as_of, "--as-of"), steps)
         with steps.step(f"Loading model {model_uri}"):
             bundle = _load_model(model_uri, tracking_uri)
+        id_name = "account_id"
+        if snapshots is not None:
+            try:
+                id_name, note = id_column(bundle, frame, id_col)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+            if note:
+                steps.note(note)
+            frame = _ids_as_text(frame, snapshots, id_name)
         with steps.step(f"Scoring {len(frame):,} accounts"), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             extra = _reason_columns(bundle, frame, reasons) if reasons else None
-            scores = score(bundle, frame, _parse_bands(bands) if bands else None, extra)
+            try:
+                scores = score(bundle, frame, _parse_bands(bands) if bands else None, extra, id_name, keep_columns)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
         for warning in caught:
             steps.note(str(warning.message))
         with steps.step(f"Writing {out}"):
             write_table(scores, out)
         if store is not None:
             write_store(store, tables, frame, parse_date(as_of, "--as-of"), store_months, steps)
-    console.print(_top_table(scores, top))
-    console.print(
-        f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(scores['arr'].sum())} "
-        f"({(scores['risk_band'] == 'high').sum()} accounts in the high band)."
-    )
+    has_arr = "arr" in frame.columns and scores["arr"].notna().any()
+    console.print(_top_table(scores, top, has_arr))
+    console.print(_arr_at_risk_line(scores, "arr" in frame.columns))
+    if scores["days_to_renewal"].notna().any():
+        flagged = int(scores["beyond_trained_range"].sum())
+        console.print(
+            f"Beyond the trained range (renewal more than {MAX_HORIZON_DAYS} days ahead): {flagged:,} "
+            + ("renewal, scored" if flagged == 1 else "renewals, scored")
+            + " at the edge of that range and flagged in beyond_trained_range (* above)."
+            if flagged
+            else f"No renewal is more than {MAX_HORIZON_DAYS} days ahead (the trained range)."
+        )
+
+
+def _ids_as_text(frame, snapshots: Path, id_name: str):
+    """A CSV's id column as written ("00042" stays "00042", not the number 42)."""
+    if snapshots.suffix.lower() != ".csv" or id_name not in frame.columns:
+        return frame
+    import pandas as pd
+
+    text = pd.read_csv(snapshots, usecols=[id_name], dtype=str, keep_default_na=False)[id_name]
+    return frame.assign(**{id_name: text.to_numpy()})
+
+
+def _arr_at_risk_line(scores, has_arr_column: bool) -> str:
+    high = f"{(scores['risk_band'] == 'high').sum():,} accounts in the high band"
+    arr = scores["arr"]
+    if scores.empty:
+        return "No account to score: no ARR at risk."
+    if not has_arr_column:
+        return f"ARR at risk cannot be computed (no ARR column); {high}."
+    if arr.isna().all():
+        return f"ARR at risk cannot be computed (the ARR column is empty); {high}."
+    missing = int(arr.isna().sum())
+    without = f"; {missing:,} accounts without ARR are not in these sums" if missing else ""
+    return f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(arr.sum())} ({high}{without})."
 
 
 def _reason_columns(bundle, frame, k: int):
@@ -412,20 +478,24 @@ def _reason_columns(bundle, frame, k: int):
     return reason_columns(Explainer(bundle).explain(frame, risk_reasons=k, protective_reasons=0, warn=False), k)
 
 
-def _top_table(scores, top: int) -> RichTable:
-    table = RichTable(title=f"Top {top} accounts by ARR at risk", title_justify="left")
-    for column in ("account", "renewal", "days", "ARR", "churn risk", "band", "ARR at risk"):
+def _top_table(scores, top: int, has_arr: bool = True) -> RichTable:
+    title = f"Top {top} accounts by ARR at risk" if has_arr else f"Top {top} accounts by churn risk (no ARR)"
+    table = RichTable(title=title, title_justify="left")
+    columns = ("account", "renewal", "days", "ARR", "churn risk", "band", "ARR at risk")
+    for column in columns if has_arr else [c for c in columns if "ARR" not in c]:
         table.add_column(column, justify="left" if column in ("account", "band") else "right")
     for _, row in scores.head(top).iterrows():
-        table.add_row(
+        days = row["days_to_renewal"]
+        cells = [
             str(row["account_id"]),
-            str(row["renewal_date"])[:10],
-            f"{row['days_to_renewal']:.0f}",
+            str(row["renewal_date"])[:10] if row["renewal_date"] == row["renewal_date"] else "-",
+            f"{days:.0f}" + ("*" if row["beyond_trained_range"] else "") if days == days else "-",
             _money(row["arr"]),
             f"{row['churn_risk']:.1%}",
             row["risk_band"],
             _money(row["arr_at_risk"]),
-        )
+        ]
+        table.add_row(*(cells if has_arr else [c for c, name in zip(cells, columns, strict=True) if "ARR" not in name]))
     return table
 
 
@@ -437,17 +507,44 @@ def forecast_command(
     months: Annotated[int, typer.Option(min=1, max=36, help="Months ahead to forecast.")] = 12,
     model_uri: ModelUriOption = DEFAULT_MODEL_URI,
     out: Annotated[Path | None, typer.Option(help="Write the forecast to this .csv or .parquet.")] = None,
-    backtest_quarters: Annotated[
-        int, typer.Option(min=0, help="Past quarters to backtest (forecast 90 days ahead vs actual).")
-    ] = 4,
+    backtest_cutoffs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also backtest the forecast out of sample at this many rolling monthly cutoffs (8 or more for a "
+            "coverage figure): at each, refit on the outcomes known then, score the book, forecast the next month "
+            "and quarter and compare with what renewed. Each cutoff costs one training run.",
+        ),
+    ] = 0,
+    backtest_out: Annotated[
+        Path | None, typer.Option(help="With --backtest-cutoffs: write the per-cutoff rows to this .csv or .parquet.")
+    ] = None,
+    grace_days: Annotated[
+        int, typer.Option(min=0, help="With --backtest-cutoffs: grace days for a renewal to count as known.")
+    ] = 30,
+    seed: Annotated[int, typer.Option(help="With --backtest-cutoffs: random seed of the refits.")] = 7,
+    backtest_quarters: Annotated[int | None, typer.Option(hidden=True)] = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Expected renewing ARR per month and quarter with 80% and 95% intervals, and a forecast backtest."""
-    from features.io import write_table
-    from training.forecast_run import backtest_forecasts, forecast_book
+    """Expected renewing ARR per month and quarter with 80% and 95% intervals; optionally an out-of-sample backtest.
 
-    if out is not None:
-        check_output(out)
+    Annual and multi-year contracts count once, in their renewal month; a monthly plan's ARR is up
+    for renewal every month, renewing with its survival to that month (its 90-day risk read as a
+    constant hazard). Renewals more than 365 days ahead are left out and counted separately.
+    """
+    from features.io import write_table
+    from training.forecast_run import forecast_backtest, forecast_book
+
+    if backtest_quarters is not None:
+        raise UsageError(
+            "--backtest-quarters is gone: it judged the champion on quarters it may have been trained on. "
+            "Use --backtest-cutoffs N, which refits the model at each cutoff (out of sample)."
+        )
+    for path in (out, backtest_out):
+        if path is not None:
+            check_output(path)
+    if backtest_out is not None and not backtest_cutoffs:
+        raise UsageError("--backtest-out needs --backtest-cutoffs N.")
     as_of_date = parse_date(as_of, "--as-of")
     with Steps(console) as steps:
         frame, tables = _scoring_snapshots(data, None, as_of_date, steps)
@@ -455,22 +552,41 @@ def forecast_command(
             bundle = _load_model(model_uri, tracking_uri)
         with steps.step(f"Forecasting {months} months of renewals"):
             forecast = forecast_book(bundle, frame, as_of_date, months)
-        history = None
-        if backtest_quarters:
+        beyond = forecast[forecast["period_type"] == "total"].iloc[0]
+        if beyond["beyond_range_renewals"]:
+            steps.note(
+                f"{beyond['beyond_range_renewals']:,.0f} renewals ({_money(beyond['beyond_range_arr'])} ARR) more than "
+                "365 days ahead are left out of the forecast: the model is trained up to 365 days ahead "
+                "(beyond_range_renewals and beyond_range_arr per period)."
+            )
+        backtest = None
+        if backtest_cutoffs:
             with steps.bar(
-                f"Backtesting the forecast over {backtest_quarters} past quarters", total=backtest_quarters
+                f"Backtesting the forecast out of sample at {backtest_cutoffs} monthly cutoffs (one refit each)",
+                total=backtest_cutoffs,
             ) as update:
-                history = backtest_forecasts(bundle, tables, backtest_quarters, on_quarter=update)
+                try:
+                    backtest = forecast_backtest(tables, backtest_cutoffs, grace_days, seed, on_cutoff=update)
+                except ValueError as err:
+                    raise UsageError(f"the forecast backtest cannot run: {err}") from None
+            for note in backtest.notes:
+                steps.note(note)
         if out is not None:
             with steps.step(f"Writing {out}"):
                 write_table(forecast, out)
+        if backtest is not None and backtest_out is not None:
+            with steps.step(f"Writing {backtest_out}"):
+                write_table(backtest.rows, backtest_out)
     console.print(_forecast_table(forecast))
-    if history is not None:
-        console.print(_backtest_table(history))
+    if backtest is not None:
+        console.print(_backtest_table(backtest.rows))
+        console.print(_coverage_line(backtest.coverage))
 
 
 def _money(value: float) -> str:
-    """Compact amounts for tables a person reads: 25.9M, 812.0k."""
+    """Compact amounts for tables a person reads: 25.9M, 812.0k; "-" for a missing amount."""
+    if value != value:
+        return "-"
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.1f}{suffix}"
@@ -479,34 +595,56 @@ def _money(value: float) -> str:
 
 def _forecast_table(forecast) -> RichTable:
     table = RichTable(title="Renewal forecast (ARR)", title_justify="left")
-    for column in ("period", "contracts", "up for renewal", "expected renewing", "80% range", "95% range"):
+    columns = ["period", "contracts", "renewals", "up for renewal", "expected renewing", "80% range", "95% range"]
+    left_out = bool(forecast["beyond_range_renewals"].any())
+    for column in [*columns, "left out (> 365 days)"] if left_out else columns:
         table.add_column(column, justify="right")
     for _, row in forecast[forecast["period_type"] != "month"].iterrows():
-        table.add_row(
+        cells = [
             str(row["period"]),
             f"{row['contracts']:,}",
+            f"{row['renewals']:,}",
             _money(row["arr_up_for_renewal"]),
             _money(row["expected_renewing_arr"]),
             f"{_money(row['renewing_arr_p10'])} – {_money(row['renewing_arr_p90'])}",
             f"{_money(row['renewing_arr_p2_5'])} – {_money(row['renewing_arr_p97_5'])}",
-        )
+        ]
+        if left_out:
+            cells.append(_money(row["beyond_range_arr"]) if row["beyond_range_renewals"] else "")
+        table.add_row(*cells)
     return table
 
 
-def _backtest_table(history) -> RichTable:
-    table = RichTable(title="Forecast backtest: made 90 days before each quarter vs what renewed", title_justify="left")
-    for column in ("quarter", "contracts", "forecast", "actual", "error", "in 80% interval", "in sample"):
-        table.add_column(column, justify="right")
-    for _, row in history.iterrows():
-        if str(row["quarter"]) == "all":
-            continue
+def _backtest_table(rows) -> RichTable:
+    table = RichTable(
+        title="Forecast backtest, out of sample: refitted at each cutoff, forecast vs what renewed",
+        title_justify="left",
+    )
+    for column in ("cutoff", "horizon", "forecast", "actual", "error", "80% range", "in 80%", "in 95%"):
+        table.add_column(column, justify="left" if column in ("cutoff", "horizon") else "right")
+    for _, row in rows.iterrows():
         table.add_row(
-            str(row["quarter"]),
-            f"{row['contracts']:,}",
-            _money(row["forecast_renewing_arr"]),
-            _money(row["actual_renewing_arr_at_same_price"]),
-            f"{row['error_pct']:+.1%}",
-            "yes" if row["within_80"] else "no",
-            "yes" if row.get("in_sample") else "no",
+            str(row["cutoff"].date()),
+            str(row["horizon"]),
+            _money(row["forecast"]),
+            _money(row["actual"]),
+            f"{row['error_pct']:+.1%}" if row["error_pct"] == row["error_pct"] else "-",
+            f"{_money(row['low_80'])} – {_money(row['high_80'])}",
+            "yes" if row["inside_80"] else "no",
+            "yes" if row["inside_95"] else "no",
         )
     return table
+
+
+def _coverage_line(coverage) -> str:
+    from training.forecast import COVERAGE_TARGET
+
+    low, high = COVERAGE_TARGET
+    parts = [
+        f"{row['horizon']}: 80% interval held at {row['inside_80']}/{row['cutoffs']} cutoffs "
+        f"({row['coverage_80']:.0%}), "
+        f"95% at {row['inside_95']}/{row['cutoffs']} ({row['coverage_95']:.0%}), "
+        f"mean |error| {row['mean_abs_error_pct']:.1%}, bias {row['bias_pct']:+.1%}"
+        for _, row in coverage.iterrows()
+    ]
+    return f"Coverage (target for the 80% interval: {low:.0%}–{high:.0%} of cutoffs): " + "; ".join(parts) + "."

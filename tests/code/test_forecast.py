@@ -1,4 +1,4 @@
-"""ARR forecast: the renewing-ARR distribution is exact on its grid, and the tables add up."""
+"""ARR forecast: the distribution is exact on its grid, monthly plans renew every month, the tables add up."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from training.forecast import forecast_backtest, forecast_renewals, interval, renewing_arr_distribution
+from training.forecast import (
+    backtest_coverage,
+    chain_arr_distribution,
+    forecast_renewals,
+    interval,
+    judge_forecast,
+    renewal_events,
+    renewing_arr_distribution,
+)
 
 
 def brute_force(arr: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +229,7 @@ def test_every_month_and_quarter_in_the_horizon_gets_a_row():
         "period",
         "period_type",
         "contracts",
+        "renewals",
         "arr_up_for_renewal",
         "expected_renewing_arr",
         "expected_churned_arr",
@@ -229,6 +238,8 @@ def test_every_month_and_quarter_in_the_horizon_gets_a_row():
         "renewing_arr_p90",
         "renewing_arr_p2_5",
         "renewing_arr_p97_5",
+        "beyond_range_renewals",
+        "beyond_range_arr",
         "partial",
     ]
 
@@ -299,70 +310,187 @@ def test_no_contracts_in_the_horizon_gives_a_table_of_zeros():
     assert (forecast[["expected_renewing_arr", "renewing_arr_p10", "renewing_arr_p97_5"]] == 0).all().all()
 
 
-# --- forecast_backtest ---------------------------------------------------------------------------
+# --- monthly plans renew every month, contracts once ----------------------------------------------
+
+MONTH = 365.25 / 12
 
 
-def hand_history() -> pd.DataFrame:
-    """2025Q1: 100 @ 0.9 renews (at 110), 50 @ 0.5 churns. 2025Q2: 200 @ 0.95 renews (at 180), 100 @ 0.95 churns."""
-    return pd.DataFrame(
-        {
-            "quarter": pd.PeriodIndex(["2025Q1", "2025Q1", "2025Q2", "2025Q2"], freq="Q"),
-            "arr": [100.0, 50.0, 200.0, 100.0],
-            "renewal_probability": [0.9, 0.5, 0.95, 0.95],
-            "renewed_arr": [110.0, 0.0, 180.0, 0.0],
-        }
+def monthly_plan(survival_per_month: float = 0.9, arr: float = 1_200.0, renewal: str = "2026-11-10") -> dict:
+    """A monthly plan whose 90-day renewal probability means ``survival_per_month`` at each renewal."""
+    return {
+        "account_id": "monthly",
+        "renewal_date": pd.Timestamp(renewal),
+        "arr": arr,
+        "contract_term_days": 30.0,
+        "renewal_probability": survival_per_month ** (90 / MONTH),
+    }
+
+
+def contract(name: str, renewal: str, arr: float, p: float, term: float = 365.0) -> dict:
+    return {
+        "account_id": name,
+        "renewal_date": pd.Timestamp(renewal),
+        "arr": arr,
+        "contract_term_days": term,
+        "renewal_probability": p,
+    }
+
+
+def test_a_monthly_plan_renews_every_month_with_its_survival():
+    forecast = forecast_renewals(pd.DataFrame([monthly_plan()]), AS_OF, months=12).set_index("period")
+    months = forecast[forecast["period_type"] == "month"]
+    assert (months["contracts"] == 1).all() and (months["renewals"] == 1).all()
+    assert (months["arr_up_for_renewal"] == 1_200.0).all()  # its ARR is up for renewal every month
+    np.testing.assert_allclose(months["expected_renewing_arr"], 1_200.0 * 0.9 ** np.arange(1, 13), rtol=1e-12)
+    total = forecast.loc["total"]
+    assert (total["contracts"], total["renewals"], total["arr_up_for_renewal"]) == (1, 12, 14_400.0)
+    assert total["expected_renewing_arr"] == pytest.approx(1_200.0 * sum(0.9**k for k in range(1, 13)))
+
+
+def test_the_90_day_risk_is_a_constant_hazard_per_renewal():
+    """A 45-day plan renewing with probability 0.81 over 90 days renews with 0.9 at each renewal."""
+    plan = {"renewal_date": pd.Timestamp("2026-11-05"), "arr": 100.0, "contract_term_days": 45.0}
+    events = renewal_events(pd.DataFrame([plan | {"renewal_probability": 0.81}]), AS_OF, pd.Timestamp("2027-03-01"))
+    assert events["renewal_date"].dt.strftime("%Y-%m-%d").tolist() == ["2026-11-05", "2026-12-20", "2027-02-03"]
+    np.testing.assert_allclose(events["survival"], [0.9, 0.81, 0.729], rtol=1e-12)
+    assert events["renewal_number"].tolist() == [1, 2, 3]
+    assert set(events["cadence"]) == {"monthly"}
+
+
+def test_calendar_monthly_plans_step_by_calendar_months_and_february_is_not_riskier():
+    scored = pd.DataFrame(
+        [
+            monthly_plan(renewal="2027-01-31") | {"account_id": "31-day"},
+            monthly_plan(renewal="2027-01-31") | {"account_id": "28-day", "contract_term_days": 28.0},
+        ]
     )
+    events = renewal_events(scored, pd.Timestamp("2027-01-01"), pd.Timestamp("2027-05-01"))
+    for _, plan in events.groupby("account_id"):
+        assert plan["renewal_date"].dt.strftime("%m-%d").tolist() == ["01-31", "02-28", "03-31", "04-30"]
+        np.testing.assert_allclose(plan["survival"], 0.9 ** np.arange(1, 5), rtol=1e-12)
 
 
-def test_backtest_arithmetic_by_hand():
-    report = forecast_backtest(hand_history()).set_index("quarter")
-    q1, q2, overall = report.loc["2025Q1"], report.loc["2025Q2"], report.loc["all"]
+def test_a_monthly_plans_renewals_in_one_period_are_a_chain_not_independent():
+    """Nov and Dec renewals: J = 0 (cancels in Nov, p .1), 1 (cancels in Dec, .09) or 2 (.81).
 
-    assert q1["forecast_as_of"] == pd.Timestamp("2024-10-03")
-    assert (q1["contracts"], q1["arr_up_for_renewal"]) == (2, 150.0)
-    assert q1["forecast_renewing_arr"] == pytest.approx(90 + 25)
-    assert q1["actual_renewed_arr"] == 110.0
-    assert q1["actual_renewing_arr_at_same_price"] == 100.0
-    assert q1["error"] == pytest.approx(15.0)
-    assert q1["error_pct"] == pytest.approx(0.15)
-    # outcomes 0, 50, 100, 150 with probabilities .05, .05, .45, .45: 10th percentile 50, 90th 150
-    assert (q1["p10"], q1["p90"]) == (pytest.approx(50.0, abs=0.1), pytest.approx(150.0, abs=0.1))
-    assert q1["within_80"] is True
-
-    assert q2["forecast_renewing_arr"] == pytest.approx(285.0)
-    assert q2["actual_renewing_arr_at_same_price"] == 200.0
-    assert q2["error_pct"] == pytest.approx(0.425)
-    # both renew with probability .9025 and CDF(200) = .0975 < .1: the whole 80% interval is 300
-    assert (q2["p10"], q2["p90"]) == (pytest.approx(300.0, abs=0.1), pytest.approx(300.0, abs=0.1))
-    assert q2["within_80"] is False
-
-    assert overall["contracts"] == 4
-    assert overall["forecast_renewing_arr"] == pytest.approx(400.0)
-    assert overall["actual_renewed_arr"] == 290.0
-    assert overall["actual_renewing_arr_at_same_price"] == 300.0
-    assert overall["error_pct"] == pytest.approx(100 / 300)
-    assert overall["abs_error_pct"] == pytest.approx((0.15 + 0.425) / 2)
-    assert overall["within_80"] == pytest.approx(0.5)
-    assert list(report.index) == ["2025Q1", "2025Q2", "all"]
+    Independent renewals would put 0.1 × 0.19 = 0.019 on "nothing renews" and a 10th percentile
+    at one renewal; the chain puts 0.1 there, so the 10th percentile is nothing.
+    """
+    values, probs = chain_arr_distribution(np.array([1_200.0]), np.array([[0.9, 0.81]]), resolution=2_400)
+    assert values[probs > 1e-15].tolist() == [0.0, 1_200.0, 2_400.0]
+    np.testing.assert_allclose(probs[probs > 1e-15], [0.1, 0.09, 0.81], atol=1e-12)
+    quarter = forecast_renewals(pd.DataFrame([monthly_plan()]), AS_OF, months=12).set_index("period").loc["2026Q4"]
+    assert (quarter["contracts"], quarter["renewals"]) == (1, 2)
+    assert quarter["expected_renewing_arr"] == pytest.approx(1_200.0 * (0.9 + 0.81))
+    assert (quarter["renewing_arr_p10"], quarter["renewing_arr_p90"]) == (0.0, pytest.approx(2_400.0))
 
 
-def test_backtest_follows_the_requested_quarters_and_keeps_empty_ones():
-    history = hand_history()
-    history["quarter"] = history["quarter"].astype(str)  # text quarters are accepted too
-    report = forecast_backtest(history, [pd.Period("2025Q2", "Q"), pd.Period("2025Q3", "Q")])
-    assert report["quarter"].tolist() == ["2025Q2", "2025Q3", "all"]
-    empty = report.set_index("quarter").loc["2025Q3"]
-    assert empty["contracts"] == 0
-    assert empty["forecast_renewing_arr"] == 0.0
-    assert np.isnan(empty["error_pct"])
-    all_row = report.set_index("quarter").loc["all"]
-    assert all_row["contracts"] == 2  # 2025Q1 was not asked for
-    assert all_row["within_80"] == 0.0  # only quarters with renewals count
-    assert all_row["abs_error_pct"] == pytest.approx(0.425)
+def brute_force_chains(arr: np.ndarray, survival: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every combination of how many renewals each piece makes: distinct sums and their probabilities."""
+    choices = []
+    for s in survival:
+        upper, lower = [1.0, *s], [*s, 0.0]
+        choices.append([(j, u - v) for j, (u, v) in enumerate(zip(upper, lower, strict=True))])
+    sums, probs = [], []
+    for combo in itertools.product(*choices):
+        sums.append(sum(a * j for a, (j, _) in zip(arr, combo, strict=True)))
+        probs.append(np.prod([q for _, q in combo]))
+    values, inverse = np.unique(np.array(sums), return_inverse=True)
+    return values, np.bincount(inverse, weights=np.array(probs))
 
 
-def test_backtest_refuses_unknown_outcomes():
-    history = hand_history()
-    history.loc[0, "renewed_arr"] = np.nan
-    with pytest.raises(ValueError, match="renewed_arr"):
-        forecast_backtest(history)
+@pytest.mark.parametrize("seed", range(6))
+def test_chains_are_exact_against_enumeration_when_sizes_sit_on_the_grid(seed):
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(1, 6))
+    arr = rng.integers(1, 60, n).astype(float)
+    survival = [np.cumprod(rng.uniform(0.5, 1.0, int(rng.integers(1, 4)))).tolist() for _ in range(n)]
+    width = max(len(s) for s in survival)
+    padded = np.array([s + [np.nan] * (width - len(s)) for s in survival])
+    total = float(sum(a * len(s) for a, s in zip(arr, survival, strict=True)))
+    values, probs = chain_arr_distribution(arr, padded, resolution=int(total))  # one unit = 1.0
+    exact_values, exact_probs = brute_force_chains(arr, survival)
+    dense = np.zeros(values.size)
+    np.add.at(dense, np.rint(exact_values).astype(int), exact_probs)
+    np.testing.assert_allclose(values, np.arange(values.size), atol=1e-9)
+    np.testing.assert_allclose(probs, dense, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "survival",
+    [[[0.5, 0.6]], [[np.nan, 0.5]], [[1.2, 0.5]]],
+    ids=["increasing", "gap-first", "above-1"],
+)
+def test_bad_chains_are_refused(survival):
+    with pytest.raises(ValueError):
+        chain_arr_distribution(np.array([1.0]), np.array(survival))
+
+
+def test_a_contract_counts_once_in_its_renewal_month():
+    scored = pd.DataFrame(
+        [contract("annual", "2027-03-15", 5_000.0, 0.8), contract("3-year", "2027-06-01", 10_000.0, 0.6, 1_095.0)]
+    )
+    forecast = forecast_renewals(scored, AS_OF, months=12).set_index("period")
+    months = forecast[forecast["period_type"] == "month"]
+    assert months.loc[months["renewals"] > 0].index.tolist() == ["2027-03", "2027-06"]
+    assert months.loc["2027-03", ["renewals", "arr_up_for_renewal", "expected_renewing_arr"]].tolist() == [
+        1,
+        5_000.0,
+        pytest.approx(4_000.0),
+    ]
+    assert months.loc["2027-06", "expected_renewing_arr"] == pytest.approx(6_000.0)
+    assert forecast.loc["total", "renewals"] == 2
+
+
+def test_renewals_beyond_the_trained_range_are_left_out_and_counted():
+    """18 months ahead: past day 365 nothing is forecast; what was left out is counted where it falls."""
+    scored = pd.DataFrame(
+        [
+            monthly_plan(),  # renews on the 10th: day 343 (2027-10-10) is the last inside the range
+            contract("annual", "2027-12-15", 5_000.0, 0.8),  # day 409
+            contract("day 365", "2027-11-01", 7.0, 1.0),  # the edge of the range: inside
+            contract("day 366", "2027-11-02", 11.0, 1.0),
+        ]
+    )
+    forecast = forecast_renewals(scored, AS_OF, months=18).set_index("period")
+    total = forecast.loc["total"]
+    assert total["renewals"] == 12 + 1
+    assert total["expected_renewing_arr"] == pytest.approx(1_200.0 * sum(0.9**k for k in range(1, 13)) + 7.0)
+    assert (total["beyond_range_renewals"], total["beyond_range_arr"]) == (1 + 1 + 6, 5_000.0 + 11.0 + 6 * 1_200.0)
+    december = forecast.loc["2027-12"]
+    assert (december["renewals"], december["expected_renewing_arr"], december["renewing_arr_p97_5"]) == (0, 0.0, 0.0)
+    assert (december["beyond_range_renewals"], december["beyond_range_arr"]) == (2, 6_200.0)
+    assert np.isnan(december["renewal_rate_expected"])
+    november = forecast.loc["2027-11"]
+    assert (november["renewals"], november["arr_up_for_renewal"], november["beyond_range_renewals"]) == (1, 7.0, 2)
+    assert forecast.loc["2027-10", "beyond_range_renewals"] == 0
+
+
+# --- judging forecasts ------------------------------------------------------------------------------
+
+
+def test_judging_one_forecast_by_hand():
+    # 100 @ 0.9 and 50 @ 0.5: 0, 50, 100, 150 with probabilities .05, .05, .45, .45
+    values, probs = np.array([0.0, 50.0, 100.0, 150.0]), np.array([0.05, 0.05, 0.45, 0.45])
+    judged = judge_forecast(values, probs, expected=115.0, actual=100.0)
+    assert judged["error"] == pytest.approx(15.0) and judged["error_pct"] == pytest.approx(0.15)
+    assert (judged["low_80"], judged["high_80"], judged["inside_80"]) == (50.0, 150.0, True)
+    assert (judged["low_95"], judged["high_95"], judged["inside_95"]) == (0.0, 150.0, True)
+    assert judged["actual_percentile"] == pytest.approx(0.55)  # P(S <= 100 + half a grid step)
+
+
+def test_coverage_counts_the_cutoffs_whose_actual_fell_inside():
+    first = judge_forecast(np.array([0.0, 50.0, 100.0, 150.0]), np.array([0.05, 0.05, 0.45, 0.45]), 115.0, 100.0)
+    # 200 @ 0.95 and 100 @ 0.95: CDF(200) = .0975 < .1, so the whole 80% interval is 300
+    second = judge_forecast(
+        np.array([0.0, 100.0, 200.0, 300.0]), np.array([0.0025, 0.0475, 0.0475, 0.9025]), 285.0, 200.0
+    )
+    assert (second["low_80"], second["high_80"], second["inside_80"]) == (300.0, 300.0, False)
+    assert (second["low_95"], second["inside_95"]) == (100.0, True)
+    rows = pd.DataFrame([first | {"horizon": "next quarter"}, second | {"horizon": "next quarter"}])
+    coverage = backtest_coverage(rows).iloc[0]
+    assert (coverage["cutoffs"], coverage["inside_80"], coverage["inside_95"]) == (2, 1, 2)
+    assert (coverage["coverage_80"], coverage["coverage_95"]) == (0.5, 1.0)
+    assert coverage["bias_pct"] == pytest.approx(100 / 300)
+    assert coverage["mean_abs_error_pct"] == pytest.approx((0.15 + 0.425) / 2)
+    assert not coverage["target_met"]

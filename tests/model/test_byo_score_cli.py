@@ -1,0 +1,59 @@
+"""Bring your own table: `churn train --id-col customerid`, then `churn score` keeps that id, as written."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churn.cli import app
+from tests.conftest import synthetic_snapshots
+
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+
+
+@pytest.fixture
+def own_table(tmp_path):
+    """A CSV export: ids with leading zeros under the user's own name, no ARR column, a column to pass through."""
+    frame = synthetic_snapshots(1500, seed=5).drop(columns=["account_id", "arr", "contract_id", "horizon_days"])
+    frame.insert(0, "customerid", [f"{i:05d}" for i in range(len(frame))])
+    frame["owner"] = [f"csm-{i % 7}" for i in range(len(frame))]
+    path = tmp_path / "mine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_byo_ids_and_pass_through_columns_survive_training_and_scoring(store, own_table, tmp_path):
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["train", "--snapshots", str(own_table), "--id-col", "customerid", "--time-col", "renewal_date"], env=ENV
+    )
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "scores.csv"
+    scored = runner.invoke(
+        app, ["score", "--snapshots", str(own_table), "--keep", "owner", "--top", "3", "--out", str(out)], env=ENV
+    )
+    assert scored.exit_code == 0, scored.output
+    text = scored.output.replace("\n", " ")
+    assert "ARR at risk cannot be computed (no ARR column)" in text
+    assert "Total ARR at risk" not in text
+    assert "using 'customerid'" in text  # the model does not record the id column: said, not silent
+
+    scores = pd.read_csv(out, dtype={"customerid": str, "account_id": str})
+    written = pd.read_csv(own_table, dtype=str)
+    assert list(scores.columns[:2]) == ["customerid", "account_id"]
+    assert set(scores["customerid"]) == set(written["customerid"])  # "00042" stays "00042"
+    assert (scores["account_id"] == scores["customerid"]).all()
+    by_id = scores.set_index("customerid")
+    assert by_id.loc["00042", "owner"] == written.set_index("customerid").loc["00042", "owner"]
+    assert {"cadence", "horizon_bucket", "beyond_trained_range"} <= set(scores.columns)
+    assert set(scores["horizon_bucket"]) == {"1-90"} and not scores["beyond_trained_range"].any()
+    assert scores["churn_risk"].is_monotonic_decreasing  # no ARR: riskiest first
+    assert str(scores["customerid"].iloc[0]) in scored.output  # the top table shows the user's ids
+
+    explicit = runner.invoke(
+        app, ["score", "--snapshots", str(own_table), "--id-col", "customerid", "--out", str(out)], env=ENV
+    )
+    assert explicit.exit_code == 0 and "using 'customerid'" not in explicit.output
+    wrong = runner.invoke(app, ["score", "--snapshots", str(own_table), "--id-col", "custid", "--out", str(out)])
+    assert wrong.exit_code == 2 and "'custid' is not in the table" in wrong.output
