@@ -122,12 +122,13 @@ def _print_explanation(e) -> None:
         console.print(Panel(e.change.summary, title="What changed", title_align="left"), highlight=False)
     if e.plays:
         table = RichTable(title="Suggested plays", title_justify="left")
-        for column in ("when", "due", "owner", "play", "because"):
+        for column in ("when", "due", "owner", "play"):
             table.add_column(column)
         for p in e.plays:
             due = f"{p.due} ({p.status})" if p.due else p.status
             when = p.timing if p.within_days is None else f"{p.timing}, within {p.within_days} days of the event"
-            table.add_row(when, due, p.owner, f"[bold]{escape(p.title)}[/]: {escape(p.action)}", escape(p.because))
+            play = f"[bold]{escape(p.title)}[/]: {escape(p.action)}\n[dim]Because: {escape(p.because)}[/]"
+            table.add_row(when, due, p.owner, play)
         console.print(table, highlight=False)
 
 

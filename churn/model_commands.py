@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from churn.app import (
@@ -112,6 +113,48 @@ def _windows_table(split) -> RichTable:
     return table
 
 
+_METHOD_NAMES = {"identity": "none", "sigmoid": "Platt", "isotonic": "isotonic"}
+
+
+def _calibration_line(method: str, metrics: dict[str, float]) -> str:
+    """Which calibration the held-out halves chose, what each candidate scored there, and the test ECE before/after."""
+    held_out = ", ".join(
+        f"{name} {metrics[f'calib_held_out_log_loss_{key}']:.4f}"
+        for key, name in _METHOD_NAMES.items()
+        if f"calib_held_out_log_loss_{key}" in metrics
+    )
+    chosen = f"Calibration: {_METHOD_NAMES.get(method, method)}"
+    if held_out:
+        chosen += f" (held-out log loss: {held_out})"
+    return f"{chosen}; test ECE {metrics['test_ece_uncalibrated']:.4f} uncalibrated → {metrics['test_ece']:.4f}."
+
+
+def _strata_table(predictions) -> RichTable:
+    """The test window within each cadence and horizon bucket: a pooled number is only as good as its parts."""
+    from training.evaluate import stratum_table
+
+    table = RichTable(title="Test window by cadence and horizon", title_justify="left")
+    for column in ("stratum", "rows", "churned", "churn rate", "mean risk", "roc auc", "ece", "logreg auc"):
+        table.add_column(column, justify="left" if column == "stratum" else "right", no_wrap=column == "stratum")
+    strata = stratum_table(predictions, ("cadence", "horizon"), crossed=False)
+    for row in strata.itertuples(index=False):
+
+        def number(value: float) -> str:
+            return "-" if value != value else f"{value:.3f}"
+
+        table.add_row(
+            escape(str(row.stratum)),
+            f"{row.n:,}",
+            f"{row.churned:,}",
+            f"{row.churn_rate:.1%}",
+            f"{row.mean_risk:.1%}",
+            number(row.roc_auc),
+            number(row.ece),
+            number(row.logreg_roc_auc),
+        )
+    return table
+
+
 def _metrics_table(metrics: dict[str, float]) -> RichTable:
     table = RichTable(title="Test window: model vs baselines", title_justify="left")
     for column in ("metric", "model", "logistic regression", "rules health score"):
@@ -185,16 +228,17 @@ def train_command(
             tracked = track.log_run(result, table.frame, params, experiment)
     console.print(_windows_table(result.split))
     console.print(_metrics_table(result.metrics))
-    console.print(
-        f"Calibration: {result.bundle.calibrator.method}; ECE {result.metrics['test_ece_uncalibrated']:.4f} "
-        f"before → {result.metrics['test_ece']:.4f} after."
-    )
+    if {"cadence", "horizon"} <= set(result.predictions.columns):
+        console.print(_strata_table(result.predictions))
+    console.print(_calibration_line(result.bundle.calibrator.method, result.metrics))
     if "test_explanation_hit_rate" in result.metrics:
+        m = result.metrics
         console.print(
-            f"Explanations: the known cause is among the top 3 driver groups for "
-            f"{result.metrics['test_explanation_hit_rate']:.0%} of "
-            f"{result.metrics['test_explanation_hit_rate_rows']:.0f} churned test renewals "
-            f"({result.metrics['test_explanation_hit_rate_features']:.0%} among the top 3 single reasons)."
+            f"Explanations: the known cause is among the top 3 reasons for "
+            f"{m['test_explanation_hit_rate_reasons']:.0%} of {m['test_explanation_hit_rate_rows']:.0f} churned test "
+            f"snapshots; a constant guess of the commonest causes gets "
+            f"{m['test_explanation_hit_rate_constant_guess']:.0%}, "
+            f"the globally most important groups {m['test_explanation_hit_rate_importance_guess']:.0%}."
         )
     console.print(f"Model v{tracked.model_version} ({tracked.model_uri}): {tracked.decision}")
     print(

@@ -251,16 +251,23 @@ def stratified_metrics(
     return out
 
 
-def stratum_table(predictions: pd.DataFrame, strata: Sequence[str] = ("cadence", "horizon", "segment")) -> pd.DataFrame:
+def stratum_table(
+    predictions: pd.DataFrame, strata: Sequence[str] = ("cadence", "horizon", "segment"), crossed: bool = True
+) -> pd.DataFrame:
     """One row per stratum of the test predictions: size, churn, mean risk, AUC and ECE, beside the baselines.
 
     The table a data scientist reads first: a pooled number is only as good as its worst cadence.
+    ``crossed`` adds cadence x horizon. Horizon buckets come nearest first.
     """
     rows = []
     columns = [c for c in strata if c in predictions and predictions[c].nunique() > 1]
-    groupings = [[c] for c in columns] + ([["cadence", "horizon"]] if {"cadence", "horizon"} <= set(columns) else [])
+    both = crossed and {"cadence", "horizon"} <= set(columns)
+    groupings = [[c] for c in columns] + ([["cadence", "horizon"]] if both else [])
+    if "horizon" in predictions:
+        order = sorted(predictions["horizon"].astype("str").unique(), key=lambda b: (not b[0].isdigit(), len(b), b))
+        predictions = predictions.assign(horizon=pd.Categorical(predictions["horizon"].astype("str"), order))
     for by in [[], *groupings]:
-        parts = [((), predictions)] if not by else predictions.groupby(by, sort=True)
+        parts = [((), predictions)] if not by else predictions.groupby(by, sort=True, observed=True)
         for key, part in parts:
             y, p = part["churned"].to_numpy(), part["churn_risk"].to_numpy()
             both = 0 < y.sum() < len(y) and len(y) >= MIN_SEGMENT_ROWS

@@ -133,6 +133,7 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "label": table.label,
+        "id_col": table.id_col,
         "time_col": table.time_col,
         "split": split.windows,
         "time_based_split": split.time_based,
