@@ -146,7 +146,14 @@ class PeerBaselines:
         return cls(list(data["features"]), dict(data["cells"]))  # type: ignore[arg-type]
 
 
-def fit_peers(bundle_like, frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog) -> PeerBaselines:
-    """Peer baselines for a fitted booster on its training rows (one ``pred_contrib`` call)."""
+MAX_PEER_ROWS = 20_000  # cell means from a fixed sample: exact enough, and a 100k-row training set stays fast
+
+
+def fit_peers(bundle_like, frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog, seed: int = 0) -> PeerBaselines:
+    """Peer baselines for a fitted booster on (a seeded sample of at most ``MAX_PEER_ROWS``) training rows."""
+    churned = np.asarray(churned)
+    if len(frame) > MAX_PEER_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(frame), MAX_PEER_ROWS, replace=False))
+        frame, churned = frame.iloc[rows], churned[rows]
     contributions = bundle_like.contributions(frame, warn=False)[:, :-1]
     return PeerBaselines.fit(frame, contributions, churned, bundle_like.schema.names)

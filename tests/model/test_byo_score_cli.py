@@ -37,7 +37,7 @@ def test_byo_ids_and_pass_through_columns_survive_training_and_scoring(store, ow
     text = scored.output.replace("\n", " ")
     assert "ARR at risk cannot be computed (no ARR column)" in text
     assert "Total ARR at risk" not in text
-    assert "using 'customerid'" in text  # the model does not record the id column: said, not silent
+    assert "using 'customerid'" not in text  # the model records its id column: nothing to guess
 
     scores = pd.read_csv(out, dtype={"customerid": str, "account_id": str})
     written = pd.read_csv(own_table, dtype=str)
