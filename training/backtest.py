@@ -1,8 +1,9 @@
 """Rolling-origin backtest: would this model have worked at each of several past cutoffs?
 
-The latest part of the history is cut into consecutive test windows. Fold k trains on
-everything that renewed before its test window (split into train, valid and calib by
-time, exactly as ``churn train`` does) and is scored on that window alone. The spread of
+The latest part of the history is cut into consecutive test windows of snapshot dates. Fold
+k trains on every outcome known before its window (split into train, valid and calib by
+time, exactly as ``churn train`` does) and is scored on the snapshots observed in that
+window alone, at every horizon. The spread of
 the fold metrics says how much a single test number can be trusted.
 """
 
@@ -30,7 +31,7 @@ SUMMARY_METRICS = (
 
 
 def fold_windows(times: pd.Series, folds: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """``folds`` consecutive [from, to) windows of renewal dates covering the latest rows."""
+    """``folds`` consecutive [from, to) windows of ``times`` (snapshot or outcome dates) covering the latest rows."""
     ordered = np.sort(pd.to_datetime(times).to_numpy())
     n = len(ordered)
     starts = [int(n * (1 - TEST_SHARE_PER_FOLD * (folds - k))) for k in range(folds)]
@@ -45,9 +46,12 @@ def rolling_backtest(
     if table.time_col is None:
         raise ValueError("a backtest needs a time column")
     times = pd.to_datetime(table.frame[table.time_col])
+    # With snapshot dates, a fold tests the rows observed in its window at every horizon (the
+    # deployment replay of training/split.py); without them, the outcomes that fall in it.
+    observed = pd.to_datetime(table.frame["as_of"]) if "as_of" in table.frame else times
     rows = []
-    for k, (start, end) in enumerate(fold_windows(times, folds), start=1):
-        keep = (times < end).to_numpy()
+    for k, (start, end) in enumerate(fold_windows(observed, folds), start=1):
+        keep = (observed < end).to_numpy()
         subset = TrainingTable(
             table.frame[keep].reset_index(drop=True), table.catalog, table.label, table.id_col, table.time_col
         )
