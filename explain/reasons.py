@@ -41,7 +41,6 @@ from explain.sentences import display_value, sentence
 from features.catalog import DRIVER_GROUPS, Catalog
 from features.snapshots import RISK_WINDOW_DAYS, cadence, risk_meaning
 from training.bundle import ModelBundle
-from training.peers import PeerBaselines
 from training.score import risk_band
 
 DEFAULT_RISK_REASONS = 3
@@ -137,8 +136,7 @@ def attribute(bundle: ModelBundle, frame: pd.DataFrame, warn: bool = True) -> At
     features = bundle.schema.names
     known = [bundle.catalog.get(name) for name in features]
     context = np.array([f is not None and f.is_context for f in known], dtype=bool)
-    peers = PeerBaselines.from_json(bundle.metadata.get("peers"), features)
-    peer_means, peer_group = peers.assign(frame)
+    peer_means, peer_group = bundle.peers.assign(frame)
     peer_means = np.where(context[None, :], 0.0, peer_means)
     deltas = np.where(context[None, :], 0.0, contributions - peer_means)
     baseline_raw = raw - deltas.sum(axis=1)
@@ -287,8 +285,8 @@ class Explainer:
             )
             if beyond[i]:
                 note = (
-                    f"Renews in {_int(row.get('days_to_renewal'))} days, beyond the {furthest:.0f} days ahead the model was "
-                    f"trained for: the risk is the one it gives {furthest:.0f} days ahead."
+                    f"Renews in {_int(row.get('days_to_renewal'))} days, beyond the {furthest:.0f} days ahead the "
+                    f"model was trained for: the risk is the one it gives {furthest:.0f} days ahead."
                 )
                 explanation = dataclasses.replace(explanation, horizon_note=note)
             explanations.append(explanation)

@@ -9,6 +9,7 @@ feeds and explains it the same way, without executing a byte of stored code.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pandas as pd
 from features.catalog import Catalog, records_version
 from features.io import atomic_path
 from training.calibrate import Calibrator
+from training.peers import PeerBaselines
 
 BUNDLE_FORMAT = 1
 
@@ -82,6 +84,11 @@ class ModelBundle:
     calibrator: Calibrator
     catalog: Catalog
     metadata: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def peers(self) -> PeerBaselines:
+        """The peer baselines explanations start from (read once from the metadata ``train`` stores them in)."""
+        return PeerBaselines.from_json(self.metadata.get("peers"), self.schema.names)
 
     def matrix(self, frame: pd.DataFrame, warn: bool = True) -> pd.DataFrame:
         """The model matrix; a renewal further ahead than any training row is scored at the furthest trained distance.

@@ -23,6 +23,7 @@ plain numbers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,38 +38,44 @@ LEVELS: tuple[tuple[str, ...], ...] = (("cadence", "segment", "horizon"), ("cade
 _SEP = "|"
 
 
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray | None:
+    if column not in frame:
+        return None
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
 def peer_keys(frame: pd.DataFrame) -> pd.DataFrame:
     """Cadence, segment and horizon bucket of each row, from its features ('unknown' where not given).
 
     The horizon is the days to renewal, or the risk window of a plan shorter than it.
     """
     n = len(frame)
-    term = pd.to_numeric(frame["contract_term_days"], errors="coerce") if "contract_term_days" in frame else None
-    days = pd.to_numeric(frame["days_to_renewal"], errors="coerce") if "days_to_renewal" in frame else None
+    term, days = _numbers(frame, "contract_term_days"), _numbers(frame, "days_to_renewal")
     cadences = cadence(term) if term is not None else np.full(n, "unknown")
-    if days is not None:
-        horizon = np.where(cadences == "monthly", RISK_WINDOW_DAYS, days.to_numpy(dtype=float))
-        buckets = horizon_bucket(horizon)
-    else:
-        buckets = np.where(cadences == "monthly", horizon_bucket(np.array([RISK_WINDOW_DAYS]))[0], "unknown")
-    segment = frame["segment"].astype("str").where(frame["segment"].notna(), "unknown") if "segment" in frame else None
+    horizon = np.where(cadences == "monthly", RISK_WINDOW_DAYS, np.nan if days is None else days)
+    segment = np.full(n, "unknown", dtype=object)
+    if "segment" in frame:
+        given = frame["segment"].to_numpy(dtype=object)
+        known = pd.notna(given)
+        segment[known] = given[known].astype(str)
     return pd.DataFrame(
-        {
-            "cadence": cadences,
-            "segment": np.full(n, "unknown") if segment is None else segment.to_numpy(dtype=object),
-            "horizon": buckets,
-        },
-        index=frame.index,
+        {"cadence": cadences, "segment": segment, "horizon": horizon_bucket(horizon)}, index=frame.index
     )
 
 
-def _cell_names(keys: pd.DataFrame, level: tuple[str, ...]) -> pd.Series:
+def _cell_names(keys: pd.DataFrame, level: tuple[str, ...]) -> np.ndarray:
     if not level:
-        return pd.Series("all", index=keys.index)
-    names = keys[level[0]].astype("str")
+        return np.full(len(keys), "all", dtype=object)
+    names = keys[level[0]].to_numpy(dtype=str)
     for column in level[1:]:
-        names = names + _SEP + keys[column].astype("str")
-    return names
+        names = np.char.add(np.char.add(names, _SEP), keys[column].to_numpy(dtype=str))
+    return names.astype(object)
+
+
+def _name(combo: tuple[str, str, str], level: tuple[str, ...]) -> str:
+    """The cell name of one (cadence, segment, horizon) combination at one level of detail."""
+    values = dict(zip(("cadence", "segment", "horizon"), combo, strict=True))
+    return _SEP.join(values[column] for column in level) if level else "all"
 
 
 def describe(keys: Mapping[str, str]) -> str:
@@ -96,7 +103,7 @@ class PeerBaselines:
         churned = np.asarray(churned, dtype=float)
         cells: dict[str, dict[str, object]] = {}
         for level in LEVELS:
-            names = _cell_names(keys, level).to_numpy()
+            names = _cell_names(keys, level)
             for name in pd.unique(names):
                 rows = names == name
                 first = int(np.argmax(rows))
@@ -113,21 +120,36 @@ class PeerBaselines:
         return cls(list(features), cells)
 
     def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, its cell's mean contributions (rows x features) and words (the finest cell that exists)."""
-        keys = peer_keys(frame.reset_index(drop=True))
-        chosen = pd.Series([None] * len(keys), dtype=object)
-        for level in LEVELS:
-            names = _cell_names(keys, level)
-            known = names.isin(self.cells.keys()) & chosen.isna()
-            chosen[known] = names[known]
-        chosen = chosen.fillna("all" if "all" in self.cells else next(iter(self.cells), "all"))
+        """Per row, its cell's mean contributions (rows x features) and words (the finest cell that exists).
+
+        Rows are grouped by their (cadence, segment, horizon) first, so the look-up runs once per
+        distinct combination (a few dozen), not once per row.
+        """
+        keys = peer_keys(frame)
+        table, words, cells = self._stacked
+        combined = np.empty(len(keys), dtype=object)
+        combined[:] = list(zip(keys["cadence"], keys["segment"], keys["horizon"], strict=True))
+        codes, combos = pd.factorize(combined)
+        fallback = cells.get("all", 0)
+        cell_of_combo = np.array(
+            [
+                next((cells[name] for level in LEVELS if (name := _name(combo, level)) in cells), fallback)
+                for combo in combos
+            ],
+            dtype=int,
+        )
+        index = cell_of_combo[codes] if len(codes) else np.zeros(0, dtype=int)
+        return table[index], words[index]
+
+    @functools.cached_property
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """Cells as one matrix, their words and their positions by name: built once, every batch reads them."""
         order = list(self.cells)
         table = np.array([self.cells[name]["mean_contribution"] for name in order], dtype=float).reshape(
             len(order), len(self.features)
         )
-        position = chosen.map({name: i for i, name in enumerate(order)}).to_numpy(dtype=int)
         words = np.array([str(self.cells[name].get("description", name)) for name in order], dtype=object)
-        return table[position], words[position]
+        return table, words, {name: i for i, name in enumerate(order)}
 
     def to_json(self) -> dict:
         return {"features": self.features, "cells": self.cells}
