@@ -172,19 +172,17 @@ def window_labels(rows: pd.DataFrame, outcomes: pd.DataFrame, window: int = RISK
     pairs = keyed.merge(ends, on="account_id")
     inside = (pairs["end_date"] >= pairs["as_of"]) & (pairs["end_date"] < pairs["as_of"] + pd.Timedelta(days=window))
     pairs = pairs[inside].sort_values(["_row", "end_date"], kind="stable")
+    pairs = pairs.assign(churn=pairs["outcome"].eq("churned"), open=pairs["outcome"].eq("open"))
     grouped = pairs.groupby("_row")
-    churned = grouped["outcome"].agg(lambda s: (s == "churned").any()) if len(pairs) else pd.Series(dtype=bool)
-    first_churn = pairs[pairs["outcome"] == "churned"].groupby("_row")["end_date"].min()
-    open_before = pairs.merge(first_churn.rename("churn_end"), left_on="_row", right_index=True, how="left")
-    open_before = open_before[
-        (open_before["outcome"] == "open")
-        & (open_before["churn_end"].isna() | (open_before["end_date"] < open_before["churn_end"]))
-    ]
-    censored = set(open_before["_row"])
-    last_renewed_arr = grouped["renewed_arr"].last() if len(pairs) else pd.Series(dtype=float)
+    churned = grouped["churn"].any()
+    # censored: an open outcome before the first churn (or with no churn at all)
+    first_churn = pairs["end_date"].where(pairs["churn"]).groupby(pairs["_row"]).transform("min")
+    open_before = pairs["open"] & (first_churn.isna() | (pairs["end_date"] < first_churn))
+    censored = open_before.groupby(pairs["_row"]).any()
+    last_renewed_arr = grouped["renewed_arr"].last()
+    known = churned.index[~censored.reindex(churned.index, fill_value=False).to_numpy()]
     label = pd.Series(np.nan, index=keyed["_row"])
     renewed_arr = pd.Series(np.nan, index=keyed["_row"])
-    known = [r for r in churned.index if r not in censored]
     label.loc[known] = churned.loc[known].astype(float)
     renewed_arr.loc[known] = np.where(churned.loc[known], 0.0, last_renewed_arr.loc[known])
     return pd.DataFrame({"churned": label.to_numpy(), "renewed_arr": renewed_arr.to_numpy()}, index=rows.index)
