@@ -28,7 +28,6 @@ reasons are put into words.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -265,7 +264,6 @@ class Explainer:
         group_points, group_contrib = attribution.group_points(), attribution.group_contributions()
         bands = risk_band(attribution.churn_risk, self.bands)
         beyond = self.bundle.beyond_trained_horizon(frame)
-        furthest = self.bundle.metadata.get("max_horizon_days")
         explanations = []
         for i, row in enumerate(rows):
             groups = sorted(
@@ -280,22 +278,24 @@ class Explainer:
             if detail:
                 order = np.argsort(-np.abs(attribution.points[i]), kind="stable")
                 features = [self.reason(attribution, i, int(j), row) for j in order if attribution.points[i, j] != 0]
-            explanation = self._explanation(
-                row, attribution, i, str(bands[i]), drivers[i], protective[i], groups, features
+            note = self._horizon_note(row) if beyond[i] else ""
+            explanations.append(
+                self._explanation(row, attribution, i, str(bands[i]), drivers[i], protective[i], groups, features, note)
             )
-            if beyond[i]:
-                note = (
-                    f"Renews in {_int(row.get('days_to_renewal'))} days, beyond the {furthest:.0f} days ahead the "
-                    f"model was trained for: the risk is the one it gives {furthest:.0f} days ahead."
-                )
-                explanation = dataclasses.replace(explanation, horizon_note=note)
-            explanations.append(explanation)
         return explanations
 
-    def _explanation(self, row, attribution, i, band, drivers, protective, groups, features) -> Explanation:
+    def _horizon_note(self, row: Mapping[str, object]) -> str:
+        """Said when the renewal is further ahead than any training row: the risk is the edge of the trained range."""
+        furthest = float(self.bundle.metadata["max_horizon_days"])
+        return (
+            f"Renews in {_int(row.get('days_to_renewal'))} days, beyond the {furthest:.0f} days ahead the model was "
+            f"trained for: the risk is the one it gives {furthest:.0f} days ahead."
+        )
+
+    def _explanation(self, row, attribution, i, band, drivers, protective, groups, features, note) -> Explanation:
         churn_risk = float(attribution.churn_risk[i])
         arr = _number(row.get("arr"))
-        plan = str(cadence(np.array([_number(row.get("contract_term_days")) or np.nan]))[0])
+        cadence_name = str(cadence(np.array([_number(row.get("contract_term_days")) or np.nan]))[0])
         as_of = _date(row.get("as_of")) or date.today()
         renewal = _date(row.get("renewal_date"))
         days_to_renewal = (renewal - as_of).days if renewal else _int(row.get("days_to_renewal"))
@@ -320,14 +320,15 @@ class Explainer:
             arr_at_risk=None if arr is None else arr * churn_risk,
             peer_churn_risk=float(attribution.baseline_risk[i]),
             peer_group=str(attribution.peer_group[i]),
-            risk_meaning=risk_meaning(plan),
+            risk_meaning=risk_meaning(cadence_name),
             model_version=self.bundle.version_label,
             risk_drivers=drivers,
             protective=protective,
             groups=groups,
             features=features,
             plays=plays,
-            summary=summary_line(churn_risk, band, [g.group for g in groups if g.points > _EPS][:3], plan),
+            summary=summary_line(churn_risk, band, [g.group for g in groups if g.points > _EPS][:3], cadence_name),
+            horizon_note=note,
         )
 
 
