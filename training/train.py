@@ -24,6 +24,7 @@ from training.bundle import FeatureSchema, ModelBundle
 from training.calibrate import choose_on_held_out, fit_calibrator
 from training.dataset import TrainingTable
 from training.peers import fit_peers, peer_keys
+from training.reference import fit_reference
 from training.split import DEFAULT_FRACTIONS, Split, random_split, time_split
 
 DEFAULT_BANDS = (0.10, 0.30)  # churn risk below 10% is low, below 30% medium, else high
@@ -153,6 +154,10 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     bundle = ModelBundle(fitted.booster, schema, calibrator, table.catalog, metadata)
     # explanations start from comparable accounts, never from the average training row (training/peers.py)
     metadata["peers"] = fit_peers(bundle, table.frame.iloc[tr], y[tr], table.catalog).to_json()
+    # what monitoring compares the book with: the training window's inputs and scores (training/reference.py)
+    metadata["reference_distributions"] = fit_reference(
+        table.frame.iloc[tr], schema.names, table.catalog.categorical, p[tr], config.bands
+    )
     return TrainResult(bundle, split, metrics, predictions, fitted.params, list(split.notes))
 
 
