@@ -106,3 +106,43 @@ def test_estimates_of_open_renewals_add_the_probabilities_with_intervals():
     assert out["expected_arr_lost"] == pytest.approx(10 + 40 + 90 + 160)
     assert out["churn_lo"] <= 1.0 <= out["churn_hi"] and out["arr_lost_lo"] <= 300 <= out["arr_lost_hi"]
     assert 0.5 < out["expected_auc"] < 1 and out["auc_lo"] <= out["auc_hi"]
+
+
+def test_realized_metrics_match_a_hand_computation_on_a_cut_of_the_data(small_demo):
+    """Train on the data cut at a date, score the book that day, then read the outcomes from the full data."""
+    from features.outcomes import renewal_outcomes
+    from monitor.realized import realized
+    from training.cutoff import replay
+    from training.dataset import from_snapshots
+
+    tables = small_demo.tables
+    cutoff = (tables.data_end - pd.Timedelta(days=364)).normalize()
+    book = replay(tables, from_snapshots(small_demo.snapshots.frame, small_demo.snapshots.catalog), cutoff).book
+    outcomes = renewal_outcomes(tables.contracts, tables.data_end)
+    report = realized(book, outcomes)
+    # by hand: a long contract's own outcome; a monthly plan: did a contract of the account ending in
+    # [cutoff, cutoff + 90) churn (every one of them known)
+    by_id = outcomes.set_index("contract_id")
+    labels = []
+    for row in book.itertuples():
+        if row.cadence != "monthly":
+            outcome = by_id.loc[row.contract_id, "outcome"]
+            labels.append({"churned": 1, "renewed": 0}.get(outcome, np.nan))
+            continue
+        window = outcomes[
+            (outcomes["account_id"] == row.account_id)
+            & (outcomes["end_date"] >= cutoff)
+            & (outcomes["end_date"] < cutoff + pd.Timedelta(days=90))
+        ].sort_values("end_date")
+        first_churn = window.index[window["outcome"] == "churned"]
+        before = window.loc[: first_churn[0]] if len(first_churn) else window
+        labels.append(np.nan if (before["outcome"] == "open").any() else float(len(first_churn) > 0))
+    hand = book.assign(churned=labels).dropna(subset=["churned"])
+    assert report["n"] == len(hand) > 100
+    assert report["churn_rate"] == pytest.approx(hand["churned"].mean())
+    assert report["mean_risk"] == pytest.approx(hand["churn_risk"].mean())
+    assert report["auc"] == pytest.approx(roc_auc_score(hand["churned"], hand["churn_risk"]))
+    renewed = hand.loc[hand["churned"] == 0, "arr"].sum()
+    assert report["arr_renewed"] == pytest.approx(renewed) and report["arr_due"] == pytest.approx(hand["arr"].sum())
+    assert report["arr_lo80"] <= report["arr_expected"] <= report["arr_hi80"]
+    assert set(report["by_cadence"]) <= {"monthly", "annual", "multi-year"}
