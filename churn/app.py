@@ -92,11 +92,19 @@ StoreMonthsOption = Annotated[
 
 
 def write_store(store: Path, tables, current, as_of, months: int, steps) -> None:
-    """The snapshot store the service reads: ``current`` plus earlier monthly snapshots and weekly charts."""
-    from serving.store import store_from_tables
+    """The snapshot store the service reads: ``current`` plus earlier monthly snapshots and weekly charts.
 
-    with steps.step(f"Writing {months} monthly snapshots per account to the store {store}"):
-        store_from_tables(store, tables, current, as_of, months)
+    A path that is not a snapshot store (another application's SQLite file, a damaged store, a
+    directory) is refused with exit code 2 and left untouched; writing an older date than the
+    store holds adds that date's snapshots and keeps the newer charts."""
+    from serving.store import StoreError, check_writable, store_from_tables
+
+    try:
+        check_writable(store)
+        with steps.step(f"Writing {months} monthly snapshots per account to the store {store}"):
+            store_from_tables(store, tables, current, as_of, months)
+    except StoreError as error:
+        raise UsageError(str(error)) from None
 
 
 def summary_table(title: str, rows: dict[str, object]) -> RichTable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from training.bundle import ModelBundle
 DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
 DEFAULT_STORE = "out/snapshots.db"
 MODEL_ENV, STORE_ENV, TOKEN_ENV = "CHURN_MODEL_URI", "CHURN_SNAPSHOT_STORE", "CHURN_API_TOKEN"
+_STORE_OPENING = threading.Lock()
 
 
 class ModelLoadError(RuntimeError):
@@ -47,6 +49,7 @@ class Runtime:
     explainer: Explainer
     model_uri: str
     store: SnapshotStore | None
+    store_path: Path | None = None  # where the store is expected; one that appears after the start is opened then
 
     @classmethod
     def load(cls, model_uri: str, store_path: str | None = None, playbook: str | None = None) -> Runtime:
@@ -64,11 +67,12 @@ class Runtime:
             ) from None
         store = None
         if store_path and Path(store_path).exists():
-            try:
+            try:  # read-only; PRAGMA quick_check and the schema version, so a damaged store stops the start
                 store = SnapshotStore(store_path)
             except (StoreError, sqlite3.Error) as error:
                 raise ModelLoadError(f"cannot open the snapshot store {store_path!r}: {error}") from None
-        return cls(bundle, Explainer(bundle, Playbook.load(playbook)), model_uri, store)
+        explainer = Explainer(bundle, Playbook.load(playbook))
+        return cls(bundle, explainer, model_uri, store, Path(store_path) if store_path else None)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -129,12 +133,34 @@ class Runtime:
     # accounts and pages -----------------------------------------------------------------------
 
     def _require_store(self) -> SnapshotStore:
+        if self.store is None and self.store_path is not None and self.store_path.exists():
+            with _STORE_OPENING:
+                if self.store is None:
+                    self.store = SnapshotStore(self.store_path)  # written after the start; checked like at start
         if self.store is None:
             raise StoreError(
                 f"no snapshot store: write one with `churn score --data DIR --as-of DATE --store PATH` "
                 f"and point {STORE_ENV} at it"
             )
         return self.store
+
+    def readiness(self) -> str | None:
+        """Why the service is not ready, or None: the model is loaded and the snapshot store, when
+        there is one, passes its check (``PRAGMA quick_check``, schema version; re-run whenever the
+        file changes, and a store rebuilt and renamed into place is picked up first)."""
+        if self.bundle is None:
+            return "no model loaded"
+        if self.store is None and (self.store_path is None or not self.store_path.exists()):
+            return None  # no store: /score works, the store endpoints say there is none
+        try:
+            self._require_store().check()
+        except StoreError as error:
+            return str(error)
+        return None
+
+    def ready(self) -> bool:
+        """For ``/readyz`` (BentoML's ``__is_ready__``): False while the store is damaged or not a store."""
+        return self.readiness() is None
 
     def _latest(self, account_ids: Sequence[str]) -> pd.DataFrame:
         return self._require_store().latest(list(dict.fromkeys(account_ids)))

@@ -14,16 +14,21 @@ from mlflow.pyfunc import PythonModel
 
 
 class RenewalRiskModel(PythonModel):
-    """Input: snapshot rows (feature columns; others ignored). Output: churn risk and renewal probability."""
+    """Input: snapshot rows, as ``POST /score`` takes them: the account id and any of the features
+    (a missing column or value is unknown; other columns are ignored). Output: the account id,
+    churn risk and renewal probability, in row order."""
 
     def load_context(self, context) -> None:
         from training.bundle import ModelBundle
 
         self.bundle = ModelBundle.load(context.artifacts["bundle"])
+        self.id_col = str(self.bundle.metadata.get("id_col") or "account_id")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        churn_risk = self.bundle.churn_probability(pd.DataFrame(model_input), warn=False)
-        return pd.DataFrame({"churn_risk": churn_risk, "renewal_probability": 1.0 - churn_risk})
+        frame = pd.DataFrame(model_input)
+        churn_risk = self.bundle.churn_probability(frame, warn=False)
+        ids = frame[self.id_col].to_numpy() if self.id_col in frame else [None] * len(frame)
+        return pd.DataFrame({self.id_col: ids, "churn_risk": churn_risk, "renewal_probability": 1.0 - churn_risk})
 
 
 mlflow.models.set_model(RenewalRiskModel())

@@ -20,7 +20,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature
+from mlflow.types import DataType
+from mlflow.types.schema import ColSpec, Schema
 
 from training import evaluate
 from training.bundle import ModelBundle
@@ -107,11 +109,48 @@ def log_shap_summary(result: TrainResult, frame: pd.DataFrame, folder: Path, max
     importance.to_csv(folder / "shap_importance.csv", index=False)
 
 
+def id_column(bundle: ModelBundle) -> str:
+    """The account id column the model was trained with (``account_id`` unless ``--id-col`` said otherwise)."""
+    return str(bundle.metadata.get("id_col") or "account_id")
+
+
+def model_signature(bundle: ModelBundle) -> ModelSignature:
+    """The signature of the logged model, stated from the catalog rather than inferred from example rows.
+
+    It says what ``POST /score`` accepts: the account id is required, every feature is optional
+    (missing means unknown), numeric features are doubles and categorical ones strings. Inferring
+    it from five rows would make a column required, or a type narrower, by accident.
+    """
+    kinds = {feature.name: feature.kind for feature in bundle.catalog}
+    identity = id_column(bundle)
+    inputs = [ColSpec(DataType.string, identity, required=True)]
+    for name in bundle.schema.names:
+        categorical = name in bundle.schema.categories or kinds.get(name) == "categorical"
+        inputs.append(ColSpec(DataType.string if categorical else DataType.double, name, required=False))
+    outputs = [
+        ColSpec(DataType.string, identity),
+        ColSpec(DataType.double, "churn_risk"),
+        ColSpec(DataType.double, "renewal_probability"),
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
 def _input_example(bundle: ModelBundle, frame: pd.DataFrame) -> pd.DataFrame:
-    example = frame[bundle.schema.names].head(5).copy()
-    for name in bundle.schema.categories:
-        example[name] = example[name].astype("str").where(example[name].notna(), None).astype(object)
-    return example
+    """Three rows in the signature's types: two full snapshots and one with only a few features."""
+    identity = id_column(bundle)
+    rows = frame.head(2)
+    ids = rows[identity].astype("str") if identity in rows else pd.Series([f"ACC-{k}" for k in range(len(rows))])
+    example = pd.DataFrame({identity: ids.to_numpy().astype(object)})
+    for name in bundle.schema.names:
+        values = rows[name].reset_index(drop=True)
+        if name in bundle.schema.categories:
+            example[name] = values.astype("str").where(values.notna(), None).astype(object)
+        else:
+            example[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+    sparse = {identity: "ACC-sparse"}
+    for name in [n for n in bundle.schema.names if n not in bundle.schema.categories][:2]:
+        sparse[name] = example[name].iloc[0] if len(example) else None
+    return pd.concat([example, pd.DataFrame([sparse])], ignore_index=True)
 
 
 def log_run(
@@ -136,14 +175,12 @@ def log_run(
             mlflow.log_artifacts(str(folder))
             bundle_dir = result.bundle.save(folder / "bundle")
             example = _input_example(result.bundle, frame)
-            output = pd.DataFrame({"churn_risk": result.bundle.churn_probability(example, warn=False)})
-            output["renewal_probability"] = 1.0 - output["churn_risk"]
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(Path(__file__).with_name("pyfunc_model.py")),
                 artifacts={"bundle": str(bundle_dir)},
                 code_paths=[str(_PACKAGE_ROOT / name) for name in ("features", "training", "explain")],
-                signature=infer_signature(example, output),
+                signature=model_signature(result.bundle),
                 input_example=example,
                 pip_requirements=_requirements(),
                 registered_model_name=MODEL_NAME,
