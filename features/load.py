@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -95,16 +97,24 @@ class RowReference:
         more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
         return ", ".join(refs) + more
 
-    def fail(self, column: str | None, problem: str, expected: str) -> DataError:
-        where = f"{self.path}" + (f", column '{column}'" if column else "")
-        return DataError(f"{where}: {problem}. Expected {expected}.")
+    def fail(self, column: str | tuple[str, ...] | None, problem: str, expected: str) -> DataError:
+        if isinstance(column, tuple):
+            named = f", columns {', '.join(repr(c) for c in column)}"
+        else:
+            named = f", column '{column}'" if column else ""
+        return DataError(f"{self.path}{named}: {problem}. Expected {expected}.")
 
 
 _SINGULAR = {"are": "is", "have": "has", "repeat": "repeats", "end": "ends", "close": "closes", "refer": "refers"}
 
 
 def _fail_rows(
-    where: RowReference, column: str, mask: np.ndarray, values: pd.Series | None, problem: str, expected: str
+    where: RowReference,
+    column: str | tuple[str, ...],
+    mask: np.ndarray,
+    values: pd.Series | None,
+    problem: str,
+    expected: str,
 ) -> None:
     """Raise one DataError naming up to five offending rows (and their values, when there are any to show).
 
@@ -261,13 +271,36 @@ def _is_blank(values: pd.Series) -> np.ndarray:
     return blank.to_numpy(dtype=bool)
 
 
+# An ISO 8601 timestamp's UTC offset (Z, +02:00, -0500, +05), after a time of day. A date alone has none.
+_OFFSET = re.compile(
+    r"^(\d{4}-?\d{2}-?\d{2}[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?)\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+)
+_DATE_ONLY_LENGTH = len("2024-06-03")
+
+
+def _drop_offsets(text: pd.Series) -> pd.Series:
+    """Timestamps as the wall-clock time they state: ``2025-04-01T00:00:00+02:00`` is 1 April, 00:00.
+
+    A date column is a calendar date as the exporting system saw it, so an offset is dropped,
+    never applied: converting to UTC would move that midnight to 31 March. Done in Arrow
+    (RE2), and skipped when no value is longer than a date, so a daily usage column of tens
+    of millions of rows pays one length check.
+    """
+    arrow = pa.array(text.array)
+    longest = pc.max(pc.utf8_length(arrow)).as_py()
+    if longest is None or longest <= _DATE_ONLY_LENGTH:
+        return text
+    stated = pc.replace_substring_regex(arrow, _OFFSET.pattern, r"\1")
+    return pd.Series(stated, index=text.index, dtype=text.dtype)
+
+
 def _parse_dates(values: pd.Series, where: RowReference, column: Column) -> pd.Series:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed = values.dt.tz_localize(None)  # the wall-clock time in the column's own zone, as with text offsets
     elif pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     else:
-        text = values.astype("str").str.strip()
+        text = _drop_offsets(values.astype("str").str.strip())
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True).dt.tz_localize(None)
     bad = parsed.isna().to_numpy() & ~_is_blank(values)
     _fail_rows(where, column.name, bad, values, "are not dates", "ISO dates such as 2024-06-03 or 2024-06-03T09:12:00")
@@ -373,6 +406,51 @@ def _check_rules(values: pd.Series, original: pd.Series, where: RowReference, co
     if column.unique:
         dup = values.duplicated(keep=False).to_numpy() & values.notna().to_numpy()
         _fail_rows(where, column.name, dup, original, "repeat an id", f"each {column.name} to appear once")
+    if column.must_include:
+        _check_included(values, where, column)
+
+
+MAX_SHOWN_VALUES = 10
+
+
+def _squashed(name: str) -> str:
+    """A name with case and separators gone: "ActiveUsers", "active-users" and "Active Users" all match."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _check_included(values: pd.Series, where: RowReference, column: Column) -> None:
+    """Values the features need (the usage metric ``active_users``) must be in at least one row.
+
+    Without this a renamed metric passes every row check and the features computed from it are
+    silently missing for every account. The message lists what was found, near-misses first.
+    """
+    absent = [v for v in column.must_include if not values.eq(v).any()]
+    if not absent:
+        return
+    present = values.dropna()
+    found = sorted(
+        {
+            str(v)
+            for v in (
+                present.cat.remove_unused_categories().cat.categories
+                if isinstance(present.dtype, pd.CategoricalDtype)
+                else present.unique()
+            )
+        }
+    )
+    near = [f for f in found if any(_squashed(f) == _squashed(a) for a in absent)]
+    listed = near + [f for f in found if f not in near]
+    shown = ", ".join(repr(f) for f in listed[:MAX_SHOWN_VALUES])
+    if len(listed) > MAX_SHOWN_VALUES:
+        shown += f" and {len(listed) - MAX_SHOWN_VALUES} more"
+    missing = " and ".join(repr(a) for a in absent)
+    hint = f"; {' and '.join(repr(n) for n in near)} looks renamed" if near else ""
+    raise where.fail(
+        column.name,
+        f"no row has {missing} (found {len(found)} distinct value{'s' if len(found) != 1 else ''}: {shown}{hint})",
+        f"{' and '.join(column.must_include)} spelled exactly so, because {column.must_include_why}; "
+        "rename it in the export",
+    )
 
 
 def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
@@ -409,8 +487,38 @@ def parse_table(raw: pd.DataFrame, table: Table, path: Path) -> pd.DataFrame:
             f"repeat the same {' / '.join(key)}",
             f"one row per {', '.join(key)} (sum duplicates before exporting)",
         )
+    if table.keyless:
+        _check_repeated_rows(raw, frame, table, where)
     _check_table_rules(frame, table, where)
     return frame
+
+
+def _check_repeated_rows(raw: pd.DataFrame, frame: pd.DataFrame, table: Table, where: RowReference) -> None:
+    """A table without an id must not hold a row twice: an export run twice would double its counts.
+
+    Rows count as copies when every column is the same, extra columns included (a response_id
+    tells two like responses apart); known columns compare as parsed, so 2024-05-20 and
+    2024-05-20T00:00:00 are the same day. The rows are shown as they are in the file.
+    """
+    known = [c.name for c in table.columns]
+    extra = [c for c in frame.columns if c not in known]
+    try:
+        dup = frame[known + extra].duplicated(keep=False).to_numpy()
+    except TypeError:  # an extra Parquet column of lists or maps: compare the contract's columns
+        dup = frame[known].duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    shown_columns = [c for c in known if c in raw.columns]
+    shown = raw[shown_columns].astype("str").fillna("").agg(" / ".join, axis=1)
+    _fail_rows(
+        where,
+        tuple(shown_columns),
+        dup,
+        shown,
+        "are exact copies of another row",
+        "each row once (a repeated row is counted twice); remove the copies, or, if they are distinct "
+        "records, export a column that tells them apart, such as a response or event id",
+    )
 
 
 def _empty_dtype(column: Column) -> str:

@@ -43,6 +43,8 @@ class Column:
     choices: tuple[str, ...] = ()
     references_accounts: bool = False
     repeated: bool = False  # values repeat over many rows: held as a categorical, so checks run per distinct value
+    must_include: tuple[str, ...] = ()  # values at least one row must have, e.g. the metric seat utilization needs
+    must_include_why: str = ""  # what is computed from them, for the docs and the error message
 
     def rule(self) -> str:
         """The constraint in words, as the docs and error messages state it."""
@@ -59,6 +61,8 @@ class Column:
             parts.append(f"< {self.below:g}")
         if self.references_accounts:
             parts.append("must exist in accounts")
+        if self.must_include:
+            parts.append("must include " + " and ".join(f"`{v}`" for v in self.must_include))
         parts.append("may be empty" if self.nullable else "never empty")
         return "; ".join(parts)
 
@@ -80,6 +84,11 @@ class Table:
     @property
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def keyless(self) -> bool:
+        """No id or key tells its rows apart, so an exact copy of a row is checked for on its own."""
+        return not self.unique_together and not any(c.unique for c in self.columns)
 
 
 def _account_ref(meaning: str = "The account this row belongs to.", repeated: bool = False) -> Column:
@@ -146,13 +155,24 @@ USAGE = Table(
     required=True,
     meaning=(
         "Daily product usage per account in long form. A missing row means zero for that day. "
-        f"`{ACTIVE_USERS_METRIC}` drives seat utilization; metrics named `{MODULE_METRIC_PREFIX}<module>` "
-        "count as product modules for adoption breadth; any other metric name gets the usage features."
+        f"`{ACTIVE_USERS_METRIC}` drives seat utilization and the active-user decline features, so the "
+        "export must have it, spelled exactly so: a renamed or removed metric (`ActiveUsers`) stops the "
+        "load, naming the metrics found, instead of leaving those features empty for every account. "
+        f"Metrics named `{MODULE_METRIC_PREFIX}<module>` count as product modules for adoption breadth; "
+        "any other metric name gets the usage features."
     ),
     columns=(
         _account_ref(repeated=True),
         Column("date", "day", "The day the usage happened (a time of day, if any, is dropped).", "2024-06-03"),
-        Column("metric", "text", "Metric name.", "active_users", repeated=True),
+        Column(
+            "metric",
+            "text",
+            "Metric name.",
+            "active_users",
+            repeated=True,
+            must_include=(ACTIVE_USERS_METRIC,),
+            must_include_why="seat_utilization_30d and active_users_vs_peak_7m are computed from it",
+        ),
         Column("value", "number", "The day's value of the metric.", "37", minimum=0),
     ),
     unique_together=("account_id", "date", "metric"),
@@ -243,9 +263,21 @@ def contract_markdown() -> str:
         "",
         "Point the tool at a directory holding one file per table, named after the table: "
         "`accounts.csv` or `accounts.parquet`, and so on. CSV files are UTF-8 and comma-separated "
-        "with a header row. Dates are ISO 8601 (`2024-06-03` or `2024-06-03T09:12:00`; a timezone "
-        "offset is converted to UTC). Booleans are `true/false`, `yes/no`, `1/0` or `t/f` in any case. "
-        "An empty cell is a missing value. Columns not listed here are ignored, never an error.",
+        "with a header row. Dates are ISO 8601 (`2024-06-03` or `2024-06-03T09:12:00`). A timestamp "
+        "with a UTC offset is read as the date and time it states, in every date column of every table: "
+        "`2025-04-01T00:00:00+02:00` is 1 April at 00:00, not 31 March; a timezone-aware Parquet "
+        "column likewise keeps its own zone's wall-clock time. Booleans are `true/false`, `yes/no`, "
+        "`1/0` or `t/f` in any case. An empty cell is a missing value. Columns not listed here are "
+        "ignored, never an error.",
+        "",
+        "No table may hold the same row twice: an export that ran twice would otherwise double what "
+        "is counted (two NPS detractors for one response). Duplicates stop the load, naming the rows, "
+        "rather than being dropped, because only the exporter knows whether two identical rows are one "
+        "record repeated or two records: a table with an id rejects a repeated id, `usage` a repeated "
+        "account, day and metric, and `nps` and `relationship_events` a row identical in every column "
+        "to another. Two genuine responses alike in every listed column (two people at one account "
+        "giving the same score on the same day) load once the export has a column that tells them "
+        "apart, such as `response_id`.",
         "",
         "Every file is validated on load. A file that breaks a rule stops the run with one paragraph "
         "naming the file, the column, up to five offending rows (CSV line numbers, counting the header "
@@ -265,6 +297,15 @@ def contract_markdown() -> str:
         rules = list(table.checks)
         if table.unique_together:
             rules.append("one row per " + ", ".join(f"`{c}`" for c in table.unique_together))
+        if table.keyless:
+            rules.append("no row identical to another in every column")
+        rules += [
+            f"at least one row has `{c.name}` "
+            + " and ".join(f"`{v}`" for v in c.must_include)
+            + f": {c.must_include_why}"
+            for c in table.columns
+            if c.must_include
+        ]
         if rules:
             lines += ["", "Also: " + "; ".join(rules) + "."]
         header = ",".join(c.name for c in table.columns)

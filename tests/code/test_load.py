@@ -231,14 +231,35 @@ def test_boolean_spellings_parse(export_dir, text, expected):
     assert load_tables(export_dir).contracts["auto_renew"].iloc[0] == expected
 
 
-def test_timezone_offsets_become_utc_naive(export_dir):
-    """An ISO timestamp with an offset is converted to UTC and the zone dropped; plain dates mix in fine."""
+DATE_COLUMNS = [(t.name, c.name, c.kind) for t in TABLES for c in t.columns if c.kind in ("date", "day")]
+
+
+@pytest.mark.parametrize(("time", "offset"), [("00:00:00", "+02:00"), ("23:30:00", "-05:00"), ("00:15", "+0530")])
+@pytest.mark.parametrize(("name", "column", "kind"), DATE_COLUMNS, ids=[f"{t}.{c}" for t, c, _ in DATE_COLUMNS])
+def test_timezone_offsets_keep_the_stated_date(export_dir, name, column, kind, time, offset):
+    """Every date column of every table reads a timestamp with an offset as the date and time it states.
+
+    2025-04-01T00:00:00+02:00 is 1 April (converting to UTC would make it 31 March), and
+    23:30-05:00 stays on its day (UTC would move it to the next); plain dates mix in fine.
+    """
+    day = read_rows(export_dir / f"{name}.csv")[1][VALID[name][0].split(",").index(column)][:10]
+    set_cell(export_dir, name, 2, column, f"{day}T{time}{offset}")
+    parsed = load_tables(export_dir).get(name)[column]
+    stated = pd.Timestamp(f"{day}T{time}")
+    assert parsed.dt.tz is None
+    assert parsed.iloc[0] == (stated.normalize() if kind == "day" else stated)
+    assert parsed.iloc[0].date() == pd.Timestamp(day).date()
+
+
+def test_timezone_offsets_mixed_in_one_column(export_dir):
+    """Offsets, Z and naive timestamps in one column each keep their own stated time."""
     set_cell(export_dir, "support_tickets", 2, "opened_at", "2024-06-03T09:12:00+02:00")
+    set_cell(export_dir, "support_tickets", 3, "opened_at", "2024-06-10T10:00:00Z")
     set_cell(export_dir, "usage", 2, "date", "2024-06-03T01:30:00+02:00")
     tables = load_tables(export_dir)
     opened = tables.support_tickets["opened_at"]
-    assert opened.dt.tz is None and opened.iloc[0] == pd.Timestamp("2024-06-03 07:12:00")
-    assert tables.usage["date"].iloc[0] == pd.Timestamp("2024-06-02")  # usage is daily: the UTC day is kept
+    assert opened.tolist() == [pd.Timestamp("2024-06-03 09:12:00"), pd.Timestamp("2024-06-10 10:00:00")]
+    assert tables.usage["date"].iloc[0] == pd.Timestamp("2024-06-03")  # usage is daily: the stated day is kept
 
 
 def test_utf8_bom_is_accepted(export_dir):
@@ -269,8 +290,8 @@ def test_parquet_with_native_types_loads_like_csv(export_dir, tmp_path):
         pd.testing.assert_frame_equal(from_parquet.get(table.name), from_csv.get(table.name), obj=table.name)
 
 
-def test_parquet_timezone_aware_timestamps_become_utc_naive(export_dir):
-    """A tz-aware Parquet timestamp column is converted to UTC and made naive."""
+def test_parquet_timezone_aware_timestamps_keep_their_wall_clock_time(export_dir):
+    """A tz-aware Parquet timestamp column keeps the date and time of its own zone, made naive, like a CSV offset."""
     (export_dir / "support_tickets.csv").unlink()
     tickets = pd.DataFrame(
         {
@@ -283,7 +304,26 @@ def test_parquet_timezone_aware_timestamps_become_utc_naive(export_dir):
     )
     tickets.to_parquet(export_dir / "support_tickets.parquet", index=False)
     opened = load_tables(export_dir).support_tickets["opened_at"]
-    assert opened.dt.tz is None and opened.iloc[0] == pd.Timestamp("2024-06-03 07:12:00")
+    assert opened.dt.tz is None and opened.iloc[0] == pd.Timestamp("2024-06-03 09:12:00")
+
+
+def test_parquet_midnight_in_a_zone_east_of_utc_stays_on_its_day(export_dir):
+    """Midnight on 1 April in Berlin is 1 April, not 31 March, in a tz-aware Parquet column too."""
+    (export_dir / "contracts.csv").unlink()
+    start = pd.to_datetime(["2025-04-01"]).tz_localize("Europe/Berlin")
+    contracts = pd.DataFrame(
+        {
+            "contract_id": ["C1"],
+            "account_id": ["00042"],
+            "start_date": start,
+            "end_date": start + pd.DateOffset(years=1),
+            "arr": [100.0],
+        }
+    )
+    contracts.to_parquet(export_dir / "contracts.parquet", index=False)
+    loaded = load_tables(export_dir).contracts
+    assert loaded["start_date"].iloc[0] == pd.Timestamp("2025-04-01")
+    assert loaded["end_date"].iloc[0] == pd.Timestamp("2026-04-01")
 
 
 # --------------------------------------------------------------------------- missing tables, columns, files
@@ -472,6 +512,173 @@ def test_duplicate_usage_rows(export_dir):
     message = load_error(export_dir)
     assert_reports(message, path, "one row per account_id, date, metric", column="metric", refs=("line 2", "line 3"))
     assert "00042 / 2024-06-03 / active_users" in message
+
+
+# --------------------------------------------------------------------------- repeated rows
+
+DUPLICATE_MESSAGES = {
+    "accounts": ("account_id", "each account_id to appear once"),
+    "contracts": ("contract_id", "each contract_id to appear once"),
+    "usage": ("metric", "one row per account_id, date, metric"),
+    "support_tickets": ("ticket_id", "each ticket_id to appear once"),
+    "nps": (None, "each row once"),
+    "relationship_events": (None, "each row once"),
+    "invoices": ("invoice_id", "each invoice_id to appear once"),
+}
+
+
+@pytest.mark.parametrize("name", [t.name for t in TABLES])
+def test_an_exactly_repeated_row_stops_the_load_in_every_table(export_dir, name):
+    """A row exported twice is an error naming both lines in every table, never counted twice or dropped."""
+    path = write_table(export_dir, name, [*VALID[name], VALID[name][1]])
+    copy = len(VALID[name]) + 1
+    column, expected = DUPLICATE_MESSAGES[name]
+    message = load_error(export_dir)
+    assert_reports(message, path, expected, column=column, refs=("line 2", f"line {copy}"))
+
+
+@pytest.mark.parametrize("name", ["nps", "relationship_events"])
+def test_tables_without_an_id_name_every_column_of_a_copied_row(export_dir, name):
+    """In a table with no id, the copies are named with all their columns, as they are in the file."""
+    write_table(export_dir, name, [*VALID[name], VALID[name][1]])
+    message = load_error(export_dir)
+    columns = ", ".join(repr(c) for c in VALID[name][0].split(","))
+    assert f"columns {columns}" in message, message
+    assert "2 rows are exact copies of another row" in message
+    assert f"({VALID[name][1].replace(',', ' / ')})" in message
+    assert "response or event id" in message
+
+
+def test_nps_exported_twice_is_not_twice_the_detractors(export_dir):
+    """The whole NPS table exported twice names the first five repeated lines and counts the rest."""
+    path = write_table(export_dir, "nps", [*VALID["nps"], *VALID["nps"][1:], *VALID["nps"][1:]])
+    message = load_error(export_dir)
+    assert_reports(message, path, "each row once", refs=("line 2", "line 3", "line 4", "line 5", "line 6"))
+    assert "6 rows" in message and "and 1 more" in message
+
+
+def test_the_same_day_spelled_twice_is_still_a_copy(export_dir):
+    """Rows compare as parsed: 2024-05-20 and 2024-05-20T00:00:00 are the same response."""
+    path = write_table(export_dir, "nps", [*VALID["nps"], "00042,2024-05-20T00:00:00,8.0"])
+    assert_reports(load_error(export_dir), path, "each row once", refs=("line 2", "line 4"))
+
+
+def test_like_rows_told_apart_by_an_extra_column_load(export_dir):
+    """Two people at one account giving the same score on the same day load once a response_id tells them apart."""
+    write_table(
+        export_dir,
+        "nps",
+        ["account_id,responded_at,score,response_id", "00042,2024-05-20,3,R1", "00042,2024-05-20,3,R2"],
+    )
+    nps = load_tables(export_dir).nps
+    assert len(nps) == 2 and nps["score"].tolist() == [3.0, 3.0]
+
+
+def test_same_account_and_day_with_another_value_is_not_a_copy(export_dir):
+    """Only rows alike in every column are copies: another score or event on the same day loads."""
+    write_table(export_dir, "nps", [*VALID["nps"], "00042,2024-05-20,9"])
+    write_table(export_dir, "relationship_events", [*VALID["relationship_events"], "A2,2024-08-12,champion_added"])
+    tables = load_tables(export_dir)
+    assert len(tables.nps) == 3 and len(tables.relationship_events) == 2
+
+
+def test_parquet_repeated_rows_are_counted_from_one(export_dir):
+    """Copies in a Parquet file are named as rows counted from 1."""
+    (export_dir / "relationship_events.csv").unlink()
+    events = pd.DataFrame(
+        {
+            "account_id": ["A2", "A3", "A2"],
+            "date": pd.to_datetime(["2024-08-12", "2024-08-12", "2024-08-12"]),
+            "event": ["champion_left", "champion_left", "champion_left"],
+        }
+    )
+    path = export_dir / "relationship_events.parquet"
+    events.to_parquet(path, index=False)
+    message = load_error(export_dir)
+    assert_reports(message, path, "each row once", refs=("row 1", "row 3"))
+    assert "row 2" not in message and "line" not in message
+
+
+# --------------------------------------------------------------------------- usage metrics the features need
+
+
+@pytest.mark.parametrize("renamed", ["ActiveUsers", "Active Users", "active-users", "ACTIVE_USERS"])
+def test_a_renamed_active_users_metric_is_named(export_dir, renamed):
+    """active_users renamed stops the load naming the expected and the found metrics, the look-alike first."""
+    for line in (2, 4, 5):
+        path = set_cell(export_dir, "usage", line, "metric", renamed)
+    message = load_error(export_dir)
+    assert_reports(message, path, "active_users spelled exactly so", column="metric")
+    assert "no row has 'active_users'" in message
+    assert f"found 3 distinct values: {renamed!r}, 'feature.reports', 'logins'" in message
+    assert f"{renamed!r} looks renamed" in message
+    assert "seat_utilization_30d" in message
+
+
+def test_a_removed_active_users_metric_is_named(export_dir):
+    """Without any active_users row the message lists what the export has instead."""
+    path = write_table(export_dir, "usage", [line for line in VALID["usage"] if "active_users" not in line])
+    message = load_error(export_dir)
+    assert_reports(message, path, "active_users spelled exactly so", column="metric")
+    assert "found 2 distinct values: 'feature.reports', 'logins')" in message
+    assert "looks renamed" not in message
+
+
+def test_many_metrics_are_listed_up_to_ten(export_dir):
+    """A usage table with many metrics lists ten of them and counts the rest."""
+    rows = [f"00042,2024-06-{day:02d},metric_{day:02d},1" for day in range(1, 13)]
+    write_table(export_dir, "usage", [VALID["usage"][0], *rows])
+    message = load_error(export_dir)
+    assert "found 12 distinct values" in message and "'metric_10' and 2 more" in message
+    assert "'metric_11'" not in message
+
+
+def test_parquet_renamed_active_users_is_named(export_dir):
+    """The same check on a Parquet usage table (read as a categorical)."""
+    (export_dir / "usage.csv").unlink()
+    usage = pd.DataFrame(
+        {
+            "account_id": ["00042", "A2"],
+            "date": pd.to_datetime(["2024-06-03", "2024-06-03"]),
+            "metric": ["ActiveUsers", "ActiveUsers"],
+            "value": [3.0, 4.0],
+        }
+    )
+    path = export_dir / "usage.parquet"
+    usage.to_parquet(path, index=False)
+    message = load_error(export_dir)
+    assert_reports(message, path, "active_users spelled exactly so", column="metric")
+    assert "'ActiveUsers' looks renamed" in message
+
+
+def test_the_contract_states_the_required_metric():
+    """docs/data-contract.md (generated from the schema) says active_users must be there, and why."""
+    from features.schema import contract_markdown
+
+    text = contract_markdown()
+    assert "must include `active_users`" in text and "at least one row has `metric` `active_users`" in text
+    assert "1 April at 00:00, not 31 March" in text and "No table may hold the same row twice" in text
+
+
+# --------------------------------------------------------------------------- customer text is never markup
+
+
+@pytest.mark.parametrize("text", ["Enterprise [EMEA] [/bold]", "[red]ACC-1", "[link=http://x]y", "ends\\"])
+def test_markup_in_a_bad_cell_is_reported_literally(export_dir, text):
+    """A value shown in an error keeps its brackets: the CLI prints the message as text, never as markup."""
+    path = set_cell(export_dir, "accounts", 3, "created_at", text)
+    message = load_error(export_dir)
+    assert_reports(message, path, "ISO dates", column="created_at", refs=("line 3",))
+    assert f"({text})" in message
+
+
+def test_markup_in_customer_text_loads_unchanged(export_dir):
+    """Segments and names with brackets are data: they load as written."""
+    set_cell(export_dir, "accounts", 2, "segment", "Enterprise [EMEA] [/bold]")
+    set_cell(export_dir, "accounts", 3, "name", "[red]Contoso[/red]")
+    accounts = load_tables(export_dir).accounts
+    assert accounts["segment"].iloc[0] == "Enterprise [EMEA] [/bold]"
+    assert accounts["name"].iloc[1] == "[red]Contoso[/red]"
 
 
 @pytest.mark.parametrize("end", ["2023-06-01", "2023-01-01"], ids=["same-day", "before-start"])
