@@ -107,6 +107,18 @@ def write_store(store: Path, tables, current, as_of, months: int, steps) -> None
         raise UsageError(str(error)) from None
 
 
+def check_store_option(store: Path | None) -> None:
+    """Refuse a --store that is not a snapshot store before any work is done (and before --out is written)."""
+    if store is None:
+        return
+    from serving.store import StoreError, check_writable
+
+    try:
+        check_writable(store)
+    except StoreError as error:
+        raise UsageError(str(error)) from None
+
+
 def summary_table(title: str, rows: dict[str, object]) -> RichTable:
     table = RichTable(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")

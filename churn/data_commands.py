@@ -20,6 +20,7 @@ from churn.app import (
     UsageError,
     app,
     check_output,
+    check_store_option,
     console,
     parse_date,
     parse_horizons,
@@ -107,6 +108,7 @@ def build_features(
     scoring_date = parse_date(as_of, "--as-of")
     if store is not None and scoring_date is None:
         raise UsageError("--store needs --as-of: the store holds scoring snapshots of the accounts in force.")
+    check_store_option(store)
     options: dict[str, object] = {"workers": workers}
     cluster = contextlib.nullcontext()
     if dask_scheduler:

@@ -18,6 +18,7 @@ from churn.app import (
     UsageError,
     app,
     check_output,
+    check_store_option,
     console,
     parse_date,
     parse_horizons,
@@ -449,6 +450,7 @@ def score_command(
     check_output(out)
     if store is not None and data is None:
         raise UsageError("--store needs --data: the store keeps monthly snapshots and charts built from the tables.")
+    check_store_option(store)
     if id_col is not None and snapshots is None:
         raise UsageError("--id-col is for a --snapshots table; tables built from --data use account_id.")
     keep_columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else []

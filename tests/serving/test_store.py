@@ -213,6 +213,7 @@ def test_store_on_a_file_that_is_not_a_store_is_refused_and_left_alone(data_dir,
     assert result.exit_code == 2, result.output
     assert "not a snapshot store" in result.output and "refusing to write" in result.output
     assert "Traceback" not in result.output
+    assert not (tmp_path / "s.parquet").exists()  # refused before any work: no --out either
     _untouched(path, before)
 
 
