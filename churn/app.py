@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from features.snapshots import DEFAULT_HORIZONS
@@ -45,7 +46,7 @@ def reports_user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except (DataError, UsageError) as err:
-            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
@@ -120,9 +121,9 @@ def check_store_option(store: Path | None) -> None:
 
 
 def summary_table(title: str, rows: dict[str, object]) -> RichTable:
-    table = RichTable(title=title, show_header=False, title_justify="left")
+    table = RichTable(title=escape(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key if key.startswith("ground truth") else key.replace("_", " "), str(value))
+        table.add_row(escape(key if key.startswith("ground truth") else key.replace("_", " ")), escape(str(value)))
     return table

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from churn.app import (
@@ -164,12 +165,12 @@ def validate(
 
     with Steps(console) as steps, steps.step(f"Validating {data}"):
         tables = load_tables(data)
-    table = RichTable(title=f"{data} meets the data contract", title_justify="left")
+    table = RichTable(title=escape(f"{data} meets the data contract"), title_justify="left")
     for column in ("table", "file", "rows", "accounts"):
         table.add_column(column)
     for name, path in tables.sources.items():
         frame = tables.get(name)
-        table.add_row(name, path.name, f"{len(frame):,}", f"{frame['account_id'].nunique():,}")
+        table.add_row(name, escape(path.name), f"{len(frame):,}", f"{frame['account_id'].nunique():,}")
     for name in tables.missing_tables:
         table.add_row(name, "(absent: optional)", "-", "-")
     console.print(table)
@@ -192,7 +193,7 @@ def data_contract(
         return
     with atomic_path(out) as tmp:
         tmp.write_text(text)
-    console.print(f"Wrote {out}")
+    console.print(f"Wrote {escape(str(out))}")
 
 
 @app.command("catalog")
@@ -218,5 +219,5 @@ def catalog(
     for column in ("feature", "group", "unit", "description"):
         table.add_column(column)
     for feature in features:
-        table.add_row(feature.name, feature.group, feature.unit, feature.description)
+        table.add_row(*(escape(str(v)) for v in (feature.name, feature.group, feature.unit, feature.description)))
     Console().print(table)

@@ -94,7 +94,7 @@ def _emit(text: str, out: Path | None) -> None:
 
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {out}")
+    console.print(f"Wrote {escape(str(out))}")
 
 
 def _print_explanation(e) -> None:
@@ -102,10 +102,11 @@ def _print_explanation(e) -> None:
     renewal = f"renews {e.renewal_date} ({e.days_to_renewal} days)" if e.renewal_date else "no renewal date"
     arr = f"ARR ${e.arr:,.0f}" if e.arr is not None else "ARR unknown"
     header = (
-        f"[bold]{e.account_id}[/] · {e.segment or 'no segment'} · {arr} · {renewal} · as of {e.as_of}\n"
-        f"[bold {band_colour}]{e.summary}[/]\n"
+        f"[bold]{escape(str(e.account_id))}[/] · {escape(str(e.segment or 'no segment'))} · {arr} · "
+        f"{escape(renewal)} · as of {escape(str(e.as_of))}\n"
+        f"[bold {band_colour}]{escape(str(e.summary))}[/]\n"
         f"Renewal probability {e.renewal_probability:.0%}; comparable accounts ({escape(e.peer_group)}): "
-        f"{e.peer_churn_risk:.0%}. Model {e.model_version}."
+        f"{e.peer_churn_risk:.0%}. Model {escape(str(e.model_version))}."
     )
     console.print(Panel(header, title="Renewal risk", title_align="left"), highlight=False)
     for title, reasons in (("Risk drivers", e.risk_drivers), ("Protective factors", e.protective)):
@@ -114,12 +115,12 @@ def _print_explanation(e) -> None:
         table.add_column("group")
         table.add_column("reason")
         for r in reasons:
-            table.add_row(f"{r.points:+.1f}", r.group, r.sentence)
+            table.add_row(f"{r.points:+.1f}", escape(str(r.group)), escape(str(r.sentence)))
         if not reasons:
             table.add_row("", "", "none above comparable accounts")
         console.print(table, highlight=False)
     if e.change is not None:
-        console.print(Panel(e.change.summary, title="What changed", title_align="left"), highlight=False)
+        console.print(Panel(escape(str(e.change.summary)), title="What changed", title_align="left"), highlight=False)
     if e.plays:
         table = RichTable(title="Suggested plays", title_justify="left")
         for column in ("when", "due", "owner", "play"):
@@ -128,7 +129,7 @@ def _print_explanation(e) -> None:
             due = f"{p.due} ({p.status})" if p.due else p.status
             when = p.timing if p.within_days is None else f"{p.timing}, within {p.within_days} days of the event"
             play = f"[bold]{escape(p.title)}[/]: {escape(p.action)}\n[dim]Because: {escape(p.because)}[/]"
-            table.add_row(when, due, p.owner, play)
+            table.add_row(escape(str(when)), escape(str(due)), escape(str(p.owner)), play)
         console.print(table, highlight=False)
 
 
@@ -176,7 +177,7 @@ def report_command(
         _emit(render_portfolio_page(book, lambda a: f"{folder.name}/{_page_name(a)}"), out)
     console.print(
         f"Portfolio: {len(book.rows):,} renewals, ARR at risk ${book.arr_at_risk_total:,.0f} "
-        f"of ${book.arr_total:,.0f}. Open {out.resolve()}"
+        f"of ${book.arr_total:,.0f}. Open {escape(str(out.resolve()))}"
     )
 
 

@@ -109,7 +109,10 @@ def _windows_table(split) -> RichTable:
         rate = w.get("churn_rate")
         rate_text = f"{rate:.1%}" if rate is not None else "-"
         table.add_row(
-            w["window"], w.get("from", "-"), w.get("to", "-"), f"{w['rows']:,}", f"{w['churned']:,}", rate_text
+            *(escape(str(w.get(k, "-"))) for k in ("window", "from", "to")),
+            f"{w['rows']:,}",
+            f"{w['churned']:,}",
+            rate_text,
         )
     return table
 
@@ -241,7 +244,7 @@ def train_command(
             f"{m['test_explanation_hit_rate_constant_guess']:.0%}, "
             f"the globally most important groups {m['test_explanation_hit_rate_importance_guess']:.0%}."
         )
-    console.print(f"Model v{tracked.model_version} ({tracked.model_uri}): {tracked.decision}")
+    console.print(escape(f"Model v{tracked.model_version} ({tracked.model_uri}): {tracked.decision}"))
     print(
         json.dumps(
             {
@@ -345,7 +348,7 @@ def export_model_command(
             bundle = _load_model(model_uri, tracking_uri)
         with steps.step(f"Writing {out}"):
             bundle.save(out)
-    console.print(f"Model {bundle.version_label} written to {out}/ (serve it: churn serve --model-uri {out})")
+    console.print(escape(f"Model {bundle.version_label} written to {out}/ (serve it: churn serve --model-uri {out})"))
 
 
 @app.command("promote")
@@ -533,12 +536,12 @@ def _top_table(scores, top: int, has_arr: bool = True) -> RichTable:
     for _, row in scores.head(top).iterrows():
         days = row["days_to_renewal"]
         cells = [
-            str(row["account_id"]),
+            escape(str(row["account_id"])),
             str(row["renewal_date"])[:10] if row["renewal_date"] == row["renewal_date"] else "-",
             f"{days:.0f}" + ("*" if row["beyond_trained_range"] else "") if days == days else "-",
             _money(row["arr"]),
             f"{row['churn_risk']:.1%}",
-            row["risk_band"],
+            escape(str(row["risk_band"])),
             _money(row["arr_at_risk"]),
         ]
         table.add_row(*(cells if has_arr else [c for c, name in zip(cells, columns, strict=True) if "ARR" not in name]))

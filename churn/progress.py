@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 
@@ -27,6 +28,7 @@ class Steps:
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
         started = time.perf_counter()
+        title = escape(title)  # titles name paths and accounts: data, never markup
         with self.console.status(f"{title}…"):
             yield
         self.console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - started:.1f} s)[/]")
@@ -35,6 +37,7 @@ class Steps:
     def bar(self, title: str, total: int) -> Iterator[Callable[[int, int | None], None]]:
         """A progress bar for a step made of countable parts; yields ``update(done, total=None)``."""
         started = time.perf_counter()
+        title = escape(title)
         columns = (
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -52,4 +55,4 @@ class Steps:
         self.console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - started:.1f} s)[/]")
 
     def note(self, text: str) -> None:
-        self.console.print(f"[yellow]![/] {text}", soft_wrap=True)
+        self.console.print(f"[yellow]![/] {escape(text)}", soft_wrap=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from churn.app import UsageError, app, console, reports_user_errors
 from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption
@@ -33,8 +34,9 @@ def serve_command(
         raise UsageError("the `bentoml` command is not installed in this environment; run `make install`.")
     if not store.exists():
         console.print(
-            f"[yellow]![/] no snapshot store at {store}: /score works, but /score_accounts and the pages need "
-            f"one (`churn score --data DIR --as-of DATE --store {store}`)."
+            f"[yellow]![/] no snapshot store at {escape(str(store))}: /score works, "
+            "but /score_accounts and the pages need "
+            f"one (`churn score --data DIR --as-of DATE --store {escape(str(store))}`)."
         )
     if not os.environ.get("CHURN_API_TOKEN"):
         console.print("[yellow]![/] CHURN_API_TOKEN is not set: the API is open to anyone who can reach it.")
@@ -44,5 +46,5 @@ def serve_command(
         "CHURN_SNAPSHOT_STORE": str(store),
         "CHURN_SERVICE_WORKERS": str(workers),
     }
-    console.print(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    console.print(escape(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)"))
     os.execve(bentoml, [bentoml, "serve", SERVICE, "--host", host, "--port", str(port)], env)
