@@ -10,6 +10,7 @@ that names it.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -33,13 +34,43 @@ def _strict(**extra) -> ConfigDict:
     return ConfigDict(extra="forbid", allow_inf_nan=False, **extra)
 
 
+_COUNT_UNITS = frozenset(
+    {"tickets", "invoices", "responses", "departures", "reviews", "contracts", "seats", "modules", "api calls per day"}
+)
+_SHARES = re.compile(r"(share|_pct)(_|$)")
+_RATIOS = re.compile(r"(utilization|_vs_peak)(_|$)")  # can pass 1 (more users than seats, above a past peak)
+
+
+def feature_bounds(feature) -> tuple[float | None, float | None]:
+    """The range a value of this catalog feature can take: shares 0-1, NPS 0-10, CSAT 1-5, counts, money, days and
+    ratios such as seat utilization >= 0.
+
+    Changes and trends (``_change``, ``_trend``, ``_step``) and lateness can be negative: no bound.
+    """
+    name, unit = feature.name, feature.unit
+    if any(word in name for word in ("change", "trend", "_step", "late")):
+        return None, None
+    if unit == "score 1-5":
+        return 1.0, 5.0
+    if unit == "score 0-10":
+        return 0.0, 10.0
+    if unit == "flag" or (unit == "fraction" and _SHARES.search(name)):
+        return 0.0, 1.0
+    if unit in _COUNT_UNITS or unit in ("currency", "currency per seat", "days") or _RATIOS.search(name):
+        return 0.0, None
+    return None, None
+
+
 def account_features_model(catalog: Catalog, example: dict[str, object] | None = None) -> type[BaseModel]:
-    """The pydantic model of one account's feature payload for this catalog."""
+    """The pydantic model of one account's feature payload for this catalog (ranges from ``feature_bounds``)."""
     fields: dict[str, tuple] = {"account_id": (AccountId, ...)}
     for feature in catalog:
-        kind = Category if feature.kind == "categorical" else FiniteNumber
         description = f"{feature.description} ({feature.unit}; {feature.group}). Omit or null when unknown."
-        fields[feature.name] = (kind | None, Field(None, description=description))
+        if feature.kind == "categorical":
+            fields[feature.name] = (Category | None, Field(None, description=description))
+            continue
+        low, high = feature_bounds(feature)
+        fields[feature.name] = (FiniteNumber | None, Field(None, description=description, ge=low, le=high))
     config = _strict(json_schema_extra={"example": example or {"account_id": "ACC-00042"}})
     return create_model("AccountFeatures", __config__=config, **fields)  # type: ignore[call-overload]
 
@@ -128,5 +159,15 @@ class ModelInfo(BaseModel):
     store_as_of: date | None
 
 
-class ErrorBody(BaseModel):
-    error: str
+class Problem(BaseModel):
+    """Every 4xx and 5xx answer: an RFC 9457 problem document (``application/problem+json``)."""
+
+    type: str = Field(description="A URN naming the kind of problem, e.g. urn:renewal-risk:problem:invalid-field.")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int
+    detail: str = Field(description="What went wrong, in words.")
+    field: str | None = Field(None, description="The offending field, dotted (accounts.0.arr), when there is one.")
+    errors: list[dict] | None = Field(None, description="Every invalid field with its message (422 only).")
+
+
+ErrorBody = Problem  # the former name

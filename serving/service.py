@@ -14,7 +14,9 @@ built from the served model's catalog (``serving/schemas.py``).
 Endpoints: ``POST /score`` (feature payloads), ``POST /score_accounts`` (ids from the snapshot
 store) are BentoML APIs; ``GET /accounts/{id}``, ``/accounts/{id}/page``, ``/portfolio/page`` and
 ``/model`` are FastAPI routes mounted on the same service (BentoML APIs cannot take path
-parameters); ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus) are BentoML's own.
+parameters); ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus, behind the token) are BentoML's own.
+Every request passes ``serving/edge.py``: token, 413/415 limits, problem+json errors, X-Request-ID
+and the request log; metrics are labelled by route template.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
 from explain.pages import UnknownAccountError
-from serving.auth import BearerTokenMiddleware
+from serving import edge
 from serving.runtime import ModelLoadError, Runtime
 from serving.schemas import (
     MAX_BATCH,
     AccountScore,
-    ErrorBody,
     ModelInfo,
+    Problem,
     ScoreAccountsRequest,
     ScoreAccountsResponse,
     ScoreResponse,
@@ -49,6 +51,8 @@ from serving.schemas import (
 from serving.store import StoreError
 
 log = logging.getLogger("renewal_risk")
+edge.install()  # BentoML's traffic metrics by route template, never by raw path
+edge.own_prometheus_directory()  # this instance's own Prometheus multiprocess directory
 
 
 class _NoClientErrorTracebacks(logging.Filter):
@@ -81,7 +85,7 @@ web = FastAPI(
     version="1",
 )
 AccountIdPath = Annotated[str, PathParam(min_length=1, max_length=128, description="Account id.")]
-NOT_FOUND = {404: {"model": ErrorBody, "description": "The account is not in the snapshot store."}}
+NOT_FOUND = {404: {"model": Problem, "description": "The account is not in the snapshot store."}}
 
 
 SMALL_BATCH = 32  # requests with fewer accounts go through adaptive batching; larger ones are batches already
@@ -209,4 +213,8 @@ def _or_404(build):
         raise HTTPException(status_code=404, detail=str(error)) from None
 
 
-RenewalRisk.add_asgi_middleware(BearerTokenMiddleware)
+edge.ROUTES.add([api.route for service in (RenewalRisk, Scorer) for api in service.apis.values()])
+# FastAPI's routes, as declared above (a test checks every documented path is its own template)
+edge.ROUTES.add(["/accounts/{account_id}", "/accounts/{account_id}/page", "/portfolio/page", "/model", "/favicon.ico"])
+edge.ROUTES.add(["/docs", "/openapi.json", "/redoc"])
+RenewalRisk.add_asgi_middleware(edge.EdgeMiddleware)

@@ -44,7 +44,7 @@ def test_token_is_required_and_nothing_private_is_logged(secured_server, served)
     good = {"Authorization": f"Bearer {TOKEN}"}
     assert requests.get(f"{base}/accounts/{account}", headers=good, timeout=30).status_code == 200
     body = {"accounts": [{"account_id": "SECRET-ACCOUNT", "arr": "not a number"}]}
-    assert requests.post(f"{base}/score", json=body, headers=good, timeout=30).status_code == 400
+    assert requests.post(f"{base}/score", json=body, headers=good, timeout=30).status_code == 422
     with bentoml.SyncHTTPClient(base, token=TOKEN, timeout=60) as client:
         result = client.score(accounts=[{"account_id": "A1"}], reasons=1)
     assert (result if isinstance(result, dict) else result.model_dump())["results"][0]["account_id"] == "A1"

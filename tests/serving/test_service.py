@@ -199,7 +199,7 @@ def test_every_endpoint_but_the_probes_needs_the_token(client_with_token, served
     for method, path, body in guarded[:6]:
         assert c.request(method, path, json=body, headers=good).status_code == 200, path
     assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
-    assert c.get("/model").json()["error"].startswith("missing or invalid token")
+    assert c.get("/model").json()["detail"].startswith("Missing or invalid token")
 
 
 def test_a_model_that_cannot_load_stops_the_start_naming_the_uri(tmp_path):
