@@ -197,6 +197,7 @@ def data_contract(
 
 
 @app.command("catalog")
+@reports_user_errors
 def catalog(
     data: Annotated[Path, typer.Option(help="Directory of input tables (usage metrics name some features).")] = Path(
         "data/demo"

@@ -53,6 +53,34 @@ HorizonOption = Annotated[
 GraceOption = Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")]
 DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
+AllowMissingOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-missing-features",
+        help="Score even when the model uses features this export cannot give (they are treated as missing).",
+    ),
+]
+
+
+def _require_features(bundle, frame, allow_missing: bool, steps) -> None:
+    """Refuse to score with a model whose inputs this export cannot compute (a renamed or removed usage metric).
+
+    Scoring would treat those inputs as missing for every account and move every risk; that is
+    a choice the user makes with --allow-missing-features, never one made silently.
+    """
+    absent = [name for name in bundle.schema.names if name not in frame.columns]
+    if not absent:
+        return
+    shown = ", ".join(absent[:8]) + (f" and {len(absent) - 8} more" if len(absent) > 8 else "")
+    message = (
+        f"the model uses {len(absent)} feature(s) this export cannot give: {shown}. "
+        "They come from usage metrics (or columns) the model was trained with; check the export's metric "
+        "names against `churn catalog` of the training data, retrain on this export, or pass "
+        "--allow-missing-features to score them as missing."
+    )
+    if not allow_missing:
+        raise UsageError(message)
+    steps.note("--allow-missing-features: " + message)
 
 
 def _parse_bands(value: str) -> tuple[float, float]:
@@ -436,6 +464,7 @@ def score_command(
     ] = None,
     store: StoreOption = None,
     store_months: StoreMonthsOption = 6,
+    allow_missing_features: AllowMissingOption = False,
 ) -> None:
     """Score the book: renewal probability, churn risk, risk band and ARR at risk per account.
 
@@ -461,6 +490,7 @@ def score_command(
         frame, tables = _scoring_snapshots(data, snapshots, parse_date(as_of, "--as-of"), steps)
         with steps.step(f"Loading model {model_uri}"):
             bundle = _load_model(model_uri, tracking_uri)
+        _require_features(bundle, frame, allow_missing_features, steps)
         id_name = "account_id"
         if snapshots is not None:
             try:
@@ -574,6 +604,7 @@ def forecast_command(
     seed: Annotated[int, typer.Option(help="With --backtest-cutoffs: random seed of the refits.")] = 7,
     backtest_quarters: Annotated[int | None, typer.Option(hidden=True)] = None,
     tracking_uri: TrackingOption = None,
+    allow_missing_features: AllowMissingOption = False,
 ) -> None:
     """Expected renewing ARR per month and quarter with 80% and 95% intervals; optionally an out-of-sample backtest.
 
@@ -599,6 +630,7 @@ def forecast_command(
         frame, tables = _scoring_snapshots(data, None, as_of_date, steps)
         with steps.step(f"Loading model {model_uri}"):
             bundle = _load_model(model_uri, tracking_uri)
+        _require_features(bundle, frame, allow_missing_features, steps)
         with steps.step(f"Forecasting {months} months of renewals"):
             forecast = forecast_book(bundle, frame, as_of_date, months)
         beyond = forecast[forecast["period_type"] == "total"].iloc[0]

@@ -57,3 +57,24 @@ def test_byo_ids_and_pass_through_columns_survive_training_and_scoring(store, ow
     assert explicit.exit_code == 0 and "using 'customerid'" not in explicit.output
     wrong = runner.invoke(app, ["score", "--snapshots", str(own_table), "--id-col", "custid", "--out", str(out)])
     assert wrong.exit_code == 2 and "'custid' is not in the table" in wrong.output
+
+
+def test_scoring_an_export_that_cannot_give_the_models_features_is_refused_unless_allowed(store, own_table, tmp_path):
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["train", "--snapshots", str(own_table), "--id-col", "customerid", "--time-col", "renewal_date"], env=ENV
+    )
+    assert trained.exit_code == 0, trained.output
+    renamed = tmp_path / "renamed.csv"
+    table = pd.read_csv(own_table, dtype={"customerid": str})
+    table.rename(columns={"seat_utilization_30d": "SeatUtilization"}).to_csv(renamed, index=False)
+    out = tmp_path / "scores.csv"
+    refused = runner.invoke(app, ["score", "--snapshots", str(renamed), "--out", str(out)], env=ENV)
+    assert refused.exit_code == 2, refused.output
+    assert "seat_utilization_30d" in refused.output and "--allow-missing-features" in refused.output
+    assert not out.exists()
+    allowed = runner.invoke(
+        app, ["score", "--snapshots", str(renamed), "--out", str(out), "--allow-missing-features"], env=ENV
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert out.exists() and "seat_utilization_30d" in allowed.output.replace("\n", " ")
