@@ -232,6 +232,49 @@ def problem_response(status: int, body: dict, headers: Iterable[tuple[bytes, byt
     return start, {"type": "http.response.body", "body": payload}
 
 
+# --- the OpenAPI document --------------------------------------------------------------------
+
+_DOCUMENTED = {
+    401: "Missing or invalid bearer token.",
+    413: "The body is larger than CHURN_MAX_BODY_BYTES.",
+    415: "The body is not JSON.",
+    422: "A field is invalid; `field` names it.",
+}
+
+
+def document(spec: dict, problem_schema: dict) -> dict:
+    """The served OpenAPI document, completed: the bearer scheme, and the problem shape for 401/413/415/422."""
+    # BentoML declares 3.0 but writes JSON Schema 2020-12 (anyOf with null, prefixItems): that is OpenAPI 3.1.
+    spec["openapi"] = "3.1.0"
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = problem_schema
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "CHURN_API_TOKEN; every route but the probes needs it when the server has one.",
+    }
+    spec["security"] = [{"bearer": []}]
+    problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            if path in OPEN_PATHS:
+                operation["security"] = []
+            responses = operation.setdefault("responses", {})
+            for status, description in _DOCUMENTED.items():
+                if status in (413, 415) and method not in ("post", "put", "patch"):
+                    continue
+                if status == 401 and path in OPEN_PATHS:
+                    continue
+                responses[str(status)] = {"description": description, "content": problem_ref}
+            for status, response in responses.items():
+                if str(status).startswith(("4", "5")) and "content" in response:
+                    response["content"] = problem_ref
+    return spec
+
+
 # --- the middleware --------------------------------------------------------------------------
 
 
@@ -245,10 +288,17 @@ class EdgeMiddleware:
     ``json_routes`` are the routes whose POST body must be JSON (else 415).
     """
 
-    def __init__(self, app, token: str | None = None, json_routes: Iterable[str] = ("/score", "/score_accounts")):
+    def __init__(
+        self,
+        app,
+        token: str | None = None,
+        json_routes: Iterable[str] = ("/score", "/score_accounts"),
+        problem_schema: dict | None = None,
+    ):
         self.app = app
         self.fixed_token = token
         self.json_routes = frozenset(json_routes)
+        self.problem_schema = problem_schema
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -261,6 +311,8 @@ class EdgeMiddleware:
         state = {"status": 0, "start": None, "chunks": [], "size": 0}
 
         async def send_shaped(message):
+            if route == "/docs.json" and self.problem_schema is not None:
+                return await self._send_document(message, state, send)
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
                 state["status"] = message["status"]
@@ -312,6 +364,21 @@ class EdgeMiddleware:
                 1e3 * (time.perf_counter() - started),
                 request_id,
             )
+
+    async def _send_document(self, message, state, send) -> None:
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+            state["doc_start"], state["doc"] = message, []
+            return
+        state["doc"].append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        start, body = state.pop("doc_start"), b"".join(state.pop("doc"))
+        if start["status"] == 200:
+            body = json.dumps(document(json.loads(body), self.problem_schema)).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     def _refusal(self, scope, headers) -> tuple[int, dict, list] | None:
         """401, 415 or 413 (by Content-Length) before the app or the body is touched."""

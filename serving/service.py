@@ -217,4 +217,4 @@ edge.ROUTES.add([api.route for service in (RenewalRisk, Scorer) for api in servi
 # FastAPI's routes, as declared above (a test checks every documented path is its own template)
 edge.ROUTES.add(["/accounts/{account_id}", "/accounts/{account_id}/page", "/portfolio/page", "/model", "/favicon.ico"])
 edge.ROUTES.add(["/docs", "/openapi.json", "/redoc"])
-RenewalRisk.add_asgi_middleware(edge.EdgeMiddleware)
+RenewalRisk.add_asgi_middleware(edge.EdgeMiddleware, problem_schema=Problem.model_json_schema())

@@ -222,3 +222,22 @@ def test_one_log_line_per_request_without_ids(client, served, caplog):
     assert "GET /accounts/{account_id} 200" in lines[0] and response.headers["x-request-id"] in lines[0]
     assert "POST /score 422" in lines[1]
     assert account not in "\n".join(lines) and "SECRET" not in "\n".join(lines)
+
+
+# --- 4. the OpenAPI document -----------------------------------------------------------------
+
+
+def test_openapi_document_is_valid_and_documents_the_problems(client):
+    validator = pytest.importorskip("openapi_spec_validator")
+    spec = client.get("/docs.json").json()
+    validator.validate(spec)
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        **spec["components"]["securitySchemes"]["bearer"],
+        "type": "http",
+        "scheme": "bearer",
+    }
+    score = spec["paths"]["/score"]["post"]["responses"]
+    for status in ("401", "413", "415", "422"):
+        assert score[status]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem"), status
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    assert "401" in spec["paths"]["/accounts/{account_id}"]["get"]["responses"]
