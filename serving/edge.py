@@ -36,7 +36,8 @@ from http import HTTPStatus
 from serving.auth import authorized, required_token
 
 BODY_LIMIT_ENV = "CHURN_MAX_BODY_BYTES"
-DEFAULT_BODY_LIMIT = 1_048_576  # 1 MiB
+# 4 MiB: the largest valid request (CHURN_MAX_BATCH = 1,000 accounts, every feature sent) is about 2.1 MB
+DEFAULT_BODY_LIMIT = 4 * 1_048_576
 UNMATCHED = "unmatched"
 PROBLEM_JSON = b"application/problem+json"
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/favicon.ico"})

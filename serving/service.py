@@ -142,7 +142,8 @@ class RenewalRisk:
         log.info("serving model %s (version %s)", RUNTIME.model_uri, RUNTIME.version)
 
     def __is_ready__(self) -> bool:
-        return self.runtime.bundle is not None
+        """``/readyz``: the model is loaded and the snapshot store (if any) passes its check."""
+        return self.runtime.ready()
 
     @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
     async def score(self, accounts: list, reasons: int = 3) -> ScoreResponse:

@@ -139,9 +139,17 @@ def test_the_limit_stops_reading_at_the_limit_and_never_calls_the_app(monkeypatc
     assert sent[0]["status"] == 413 and len(reads) == 11 and called == []
 
 
-def test_default_limit_is_one_mebibyte(monkeypatch):
+def test_default_limit_admits_the_largest_valid_batch(monkeypatch, served):
+    """CHURN_MAX_BATCH accounts with every feature sent must fit; anything much larger is refused."""
+    import json
+
+    from serving.schemas import MAX_BATCH
+
     monkeypatch.delenv(edge.BODY_LIMIT_ENV, raising=False)
-    assert edge.body_limit() == 1_048_576
+    names = served.bundle.schema.names
+    one = {"account_id": "ACC-00000-LONG-ID", **{n: 123456.789012 for n in names}}
+    largest = len(json.dumps({"accounts": [one] * MAX_BATCH, "reasons": 10}))
+    assert largest < edge.body_limit() == 4 * 1_048_576 < 3 * largest
 
 
 # --- 2. one error shape ----------------------------------------------------------------------

@@ -215,3 +215,11 @@ def test_a_model_that_cannot_load_stops_the_start_naming_the_uri(tmp_path):
     assert started.returncode == 2
     assert "cannot load the model" in started.stderr and str(tmp_path / "no-such-model") in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_readiness_follows_the_runtime_so_a_damaged_store_fails_readyz(service):
+    from types import SimpleNamespace
+
+    ready = service.RenewalRisk.inner.__is_ready__
+    assert ready(SimpleNamespace(runtime=SimpleNamespace(ready=lambda: True))) is True
+    assert ready(SimpleNamespace(runtime=SimpleNamespace(ready=lambda: False))) is False
