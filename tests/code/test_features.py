@@ -195,11 +195,7 @@ def test_absent_optional_tables_give_missing_features_not_zero():
 
 def test_every_column_is_in_the_catalog_and_every_catalog_entry_is_a_column(tables):
     result = build_training_snapshots(tables)
-    feature_columns = [
-        c
-        for c in result.frame.columns
-        if c not in (*GRID_COLUMNS, *LABEL_COLUMNS)
-    ]
+    feature_columns = [c for c in result.frame.columns if c not in (*GRID_COLUMNS, *LABEL_COLUMNS)]
     assert feature_columns == result.catalog.names
     assert len(set(result.catalog.names)) == len(result.catalog)
     assert {f.group for f in result.catalog} == set(DRIVER_GROUPS)
