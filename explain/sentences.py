@@ -257,6 +257,15 @@ def generic_template(feature: Feature) -> str:
     return f"{label[:1].upper()}{label[1:]} is {{value}}[ (renewing accounts: {{typical}})]"
 
 
+NOT_SENT_COLUMN = "_not_sent"  # per row, the features a caller did not send (POST /score): unknown, not absent
+
+
+def not_sent_sentence(feature: Feature) -> str:
+    """A feature the caller did not send is not provided: never worded as the absence of events."""
+    label = feature.label or feature.description or feature.name.replace("_", " ")
+    return f"{label[:1].upper()}{label[1:]}: not provided"
+
+
 def missing_sentence(feature: Feature) -> str:
     label = feature.label or feature.description or feature.name.replace("_", " ")
     return feature.missing or f"No {label[:1].lower()}{label[1:]} on record"
@@ -266,10 +275,16 @@ def sentence(feature: Feature, row: Mapping[str, object], reference: Mapping[str
     """The reason sentence for ``feature`` on one snapshot ``row``.
 
     ``reference`` gives the comparison numbers from training: ``typical`` (median among renewing
-    accounts) and, for categories, ``category_churn`` and ``overall_churn``.
+    accounts) and, for categories, ``category_churn`` and ``overall_churn``. A missing value is
+    said with the catalog's ``missing`` text ("No invoices due in the last 90 days": the data
+    says so), unless the row lists the feature under ``NOT_SENT_COLUMN`` (a caller did not send
+    it: "Failed or late invoices (90 days): not provided").
     """
     value = row.get(feature.name)
     if _is_missing(value):
+        not_sent = row.get(NOT_SENT_COLUMN)
+        if isinstance(not_sent, tuple | list | frozenset | set) and feature.name in not_sent:
+            return not_sent_sentence(feature)
         return missing_sentence(feature)
     context = _Overlay({"value": value, **_comparisons(feature, value, reference or {})}, row)
     template = feature.template or generic_template(feature)

@@ -29,6 +29,7 @@ from explain.playbook import Playbook
 from explain.reasons import Explainer
 from explain.records import Explanation, Portfolio
 from explain.report import render_account_page, render_portfolio_page
+from explain.sentences import NOT_SENT_COLUMN
 from serving.schemas import AccountResult, AccountScore, FeatureInfo, ModelInfo, Reason
 from serving.store import SnapshotStore, StoreError
 from training.bundle import ModelBundle
@@ -95,10 +96,13 @@ class Runtime:
 
     def score_payloads(self, payloads: Sequence[dict], reasons: int) -> list[AccountScore]:
         """Scores for feature payloads (``POST /score``): a missing feature is unknown, never zero."""
+        names = self.bundle.schema.names
         frame = pd.DataFrame.from_records(list(payloads))
-        for name in self.bundle.schema.names:
+        for name in names:
             if name not in frame.columns:
                 frame[name] = None
+        # what the caller did not send is "not provided", never "no events" (explain/sentences.py)
+        frame[NOT_SENT_COLUMN] = [tuple(n for n in names if p.get(n) is None) for p in payloads]
         scores = self.score_frame(frame, reasons)
         return [s.model_copy(update={"as_of": None}) for s in scores]
 

@@ -196,3 +196,25 @@ def test_a_renewal_beyond_the_trained_range_is_scored_at_its_edge_and_said_so(sm
     explanations = Explainer(bundle).explain(pd.concat([far, edge], ignore_index=True))
     assert all("beyond the" in e.horizon_note and "900 days" in e.horizon_note for e in explanations[:5])
     assert all(e.horizon_note == "" for e in explanations[5:])
+
+
+def test_a_feature_the_caller_did_not_send_is_not_provided_not_absent(small_demo, rows):
+    """ "No invoices due in the last 90 days" states a fact; a payload that omitted the invoices states none."""
+    from explain.sentences import NOT_SENT_COLUMN
+
+    catalog = small_demo.bundle.catalog
+    billing = [f.name for f in catalog if f.group == "billing"]
+    row = rows.head(1).copy()
+    row[billing] = np.nan
+    sent = Explainer(small_demo.bundle).explain(row, risk_reasons=69, protective_reasons=69, detail=True)[0]
+    unsent = Explainer(small_demo.bundle).explain(
+        row.assign(**{NOT_SENT_COLUMN: [tuple(billing)]}), risk_reasons=69, protective_reasons=69, detail=True
+    )[0]
+    said = {r.feature: r.sentence for r in sent.features}
+    told = {r.feature: r.sentence for r in unsent.features}
+    named = [name for name in billing if name in told]
+    assert named, "the model gives the missing invoice features some weight"
+    for name in named:
+        assert told[name].endswith(": not provided")
+        assert said[name] == (catalog[name].missing or said[name])  # the data's own missing text, when known
+        assert "No invoices" not in told[name]

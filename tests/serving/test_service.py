@@ -223,3 +223,16 @@ def test_readiness_follows_the_runtime_so_a_damaged_store_fails_readyz(service):
     ready = service.RenewalRisk.inner.__is_ready__
     assert ready(SimpleNamespace(runtime=SimpleNamespace(ready=lambda: True))) is True
     assert ready(SimpleNamespace(runtime=SimpleNamespace(ready=lambda: False))) is False
+
+
+def test_features_not_sent_are_said_as_not_provided(client, served):
+    """A payload that omits the invoice fields is never told "No invoices due in the last 90 days"."""
+    catalog = served.bundle.catalog
+    response = client.post("/score", json={"accounts": [{"account_id": "NEW-2", "nps_last_score": 3}], "reasons": 10})
+    assert response.status_code == 200, response.text
+    reasons = response.json()["results"][0]["reasons"]
+    assert reasons, "an NPS detractor and nothing else known: something drives the risk"
+    for reason in reasons:
+        if reason["feature"] != "nps_last_score":
+            assert reason["value"] is None and reason["sentence"].endswith(": not provided"), reason
+            assert reason["sentence"] != catalog[reason["feature"]].missing
