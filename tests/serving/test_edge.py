@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import uuid
 
@@ -12,6 +13,12 @@ from serving import edge
 from tests.serving.conftest import TOKEN
 
 GOOD = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _run(coroutine):
+    """Run a coroutine in a fresh thread: another test (Playwright's sync API) may leave this thread's loop running."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _series() -> set[tuple]:
@@ -132,10 +139,10 @@ def test_the_limit_stops_reading_at_the_limit_and_never_calls_the_app(monkeypatc
         return {"type": "http", "method": "POST", "path": "/score", "headers": headers}
 
     json_type = (b"content-type", b"application/json")
-    asyncio.run(edge.EdgeMiddleware(app)(scope([json_type, (b"content-length", b"5000")]), receive, send))
+    _run(edge.EdgeMiddleware(app)(scope([json_type, (b"content-length", b"5000")]), receive, send))
     assert sent[0]["status"] == 413 and reads == [] and called == []
     sent.clear()
-    asyncio.run(edge.EdgeMiddleware(app)(scope([json_type]), receive, send))
+    _run(edge.EdgeMiddleware(app)(scope([json_type]), receive, send))
     assert sent[0]["status"] == 413 and len(reads) == 11 and called == []
 
 
