@@ -143,12 +143,17 @@ def check_store(path: Path | str) -> None:
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"{path}: no snapshot store here; write one with `churn score --store {path}`")
+    _read_only_check(path, _check, f"{path}: cannot open the snapshot store")
+
+
+def _read_only_check(path: Path, check, cannot_open: str) -> None:
+    """Run ``check(connection, path)`` on a fresh read-only connection, closed afterwards."""
     try:
         connection = _open_read_only(path)
     except sqlite3.Error as error:
-        raise StoreError(f"{path}: cannot open the snapshot store ({error})") from None
+        raise StoreError(f"{cannot_open} ({error})") from None
     try:
-        _check(connection, path)
+        check(connection, path)
     finally:
         connection.close()
 
@@ -178,14 +183,7 @@ def check_writable(path: Path | str) -> None:
         return
     if not path.is_file():
         raise StoreError(f"--store {path}: a directory, not a snapshot store file")
-    try:
-        connection = _open_read_only(path)
-    except sqlite3.Error as error:
-        raise StoreError(f"--store {path}: cannot open it ({error})") from None
-    try:
-        _refuse_unless_writable(connection, path)
-    finally:
-        connection.close()
+    _read_only_check(path, _refuse_unless_writable, f"--store {path}: cannot open it")
 
 
 def _open_for_write(path: Path) -> sqlite3.Connection:

@@ -23,12 +23,18 @@ def own_table(tmp_path):
     return path
 
 
-def test_byo_ids_and_pass_through_columns_survive_training_and_scoring(store, own_table, tmp_path):
+def _trained(own_table) -> CliRunner:
+    """`churn train` on the user's table with its own id column; the runner to score with."""
     runner = CliRunner()
     trained = runner.invoke(
         app, ["train", "--snapshots", str(own_table), "--id-col", "customerid", "--time-col", "renewal_date"], env=ENV
     )
     assert trained.exit_code == 0, trained.output
+    return runner
+
+
+def test_byo_ids_and_pass_through_columns_survive_training_and_scoring(store, own_table, tmp_path):
+    runner = _trained(own_table)
     out = tmp_path / "scores.csv"
     scored = runner.invoke(
         app, ["score", "--snapshots", str(own_table), "--keep", "owner", "--top", "3", "--out", str(out)], env=ENV
@@ -60,11 +66,7 @@ def test_byo_ids_and_pass_through_columns_survive_training_and_scoring(store, ow
 
 
 def test_scoring_an_export_that_cannot_give_the_models_features_is_refused_unless_allowed(store, own_table, tmp_path):
-    runner = CliRunner()
-    trained = runner.invoke(
-        app, ["train", "--snapshots", str(own_table), "--id-col", "customerid", "--time-col", "renewal_date"], env=ENV
-    )
-    assert trained.exit_code == 0, trained.output
+    runner = _trained(own_table)
     renamed = tmp_path / "renamed.csv"
     table = pd.read_csv(own_table, dtype={"customerid": str})
     table.rename(columns={"seat_utilization_30d": "SeatUtilization"}).to_csv(renamed, index=False)
