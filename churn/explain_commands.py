@@ -105,8 +105,9 @@ def _print_explanation(e) -> None:
         f"[bold]{escape(str(e.account_id))}[/] · {escape(str(e.segment or 'no segment'))} · {arr} · "
         f"{escape(renewal)} · as of {escape(str(e.as_of))}\n"
         f"[bold {band_colour}]{escape(str(e.summary))}[/]\n"
-        f"Renewal probability {e.renewal_probability:.0%}; comparable accounts ({escape(e.peer_group)}): "
-        f"{e.peer_churn_risk:.0%}. Model {escape(str(e.model_version))}."
+        f"Renewal probability {e.renewal_probability:.0%}; churn risk of comparable accounts "
+        f"({escape(e.peer_group)}): {e.peer_churn_risk:.0%}. Model {escape(str(e.model_version))}."
+        + (f"\n[yellow]{escape(e.horizon_note)}[/]" if e.horizon_note else "")
     )
     console.print(Panel(header, title="Renewal risk", title_align="left"), highlight=False)
     for title, reasons in (("Risk drivers", e.risk_drivers), ("Protective factors", e.protective)):

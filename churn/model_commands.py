@@ -517,13 +517,14 @@ def score_command(
     console.print(_top_table(scores, top, has_arr))
     console.print(_arr_at_risk_line(scores, "arr" in frame.columns))
     if scores["days_to_renewal"].notna().any():
+        furthest = round(float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS))
         flagged = int(scores["beyond_trained_range"].sum())
         console.print(
-            f"Beyond the trained range (renewal more than {MAX_HORIZON_DAYS} days ahead): {flagged:,} "
+            f"Beyond the trained range (renewal more than {furthest} days ahead): {flagged:,} "
             + ("renewal, scored" if flagged == 1 else "renewals, scored")
             + " at the edge of that range and flagged in beyond_trained_range (* above)."
             if flagged
-            else f"No renewal is more than {MAX_HORIZON_DAYS} days ahead (the trained range)."
+            else f"No renewal is more than {furthest} days ahead (the trained range)."
         )
 
 

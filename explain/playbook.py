@@ -372,6 +372,8 @@ def _schedule(
         if within is not None:
             deadlines.append(event_date + timedelta(days=within))
     due = min(deadlines) if deadlines else None
+    if due is not None and event_date is not None:
+        due = max(due, event_date)  # a play answers its event: never due before the event happened
     status = "no renewal date" if due is None else "upcoming" if due > as_of else "due now"
     because, trigger = _because(rule, found, reason, account, words)
     return Play(

@@ -28,6 +28,7 @@ reasons are put into words.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,7 @@ DEFAULT_RISK_REASONS = 3
 DEFAULT_PROTECTIVE_REASONS = 2
 MIN_CATEGORY_ROWS = 20  # a category's churn rate is only quoted when this many training rows back it
 _EPS = 1e-9
+MIN_REASON_POINTS = 0.05  # a reason moves the risk by at least this many points (it shows as 0.1 once rounded)
 
 
 def reference_values(frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog) -> dict[str, dict[str, object]]:
@@ -171,13 +173,19 @@ def top_risk_groups(attribution: Attribution, k: int = 3) -> list[list[str]]:
     ]
 
 
-def _top_facts(attribution: Attribution, k: int, sign: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _top_facts(
+    attribution: Attribution, k: int, sign: int, barred: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, the ``k`` facts with the largest points in direction ``sign``, each said by its strongest feature.
 
+    ``barred`` (rows x features) marks features that may not speak in this direction (a value
+    on the reassuring side said as a risk driver); their points do not count towards a fact here.
     Returns rows x k arrays: the fact's points, the column of the feature that speaks for it
     (the one of the fact's features with the largest points in that direction) and a mask of
     the picks that really point that way. Vectorized: one product, two argsorts, no loops.
     """
+    own = attribution.points if barred is None else np.where(barred, 0.0, attribution.points)
+    attribution = dataclasses.replace(attribution, points=own)
     points, names = attribution.fact_points()
     n, features = attribution.points.shape
     if k <= 0 or features == 0:
@@ -192,7 +200,7 @@ def _top_facts(attribution: Attribution, k: int, sign: int) -> tuple[np.ndarray,
     for slot in range(order.shape[1]):
         in_fact = fact_of[None, :] == order[:, slot][:, None]
         best[:, slot] = np.argmax(np.where(in_fact, signed, -np.inf), axis=1)
-    return fact_points, best, sign * fact_points > _EPS
+    return fact_points, best, sign * fact_points > MIN_REASON_POINTS
 
 
 class Explainer:
@@ -233,10 +241,15 @@ class Explainer:
         )
 
     def reasons(
-        self, attribution: Attribution, rows: Sequence[Mapping[str, object]], k: int, sign: int = 1
+        self,
+        attribution: Attribution,
+        rows: Sequence[Mapping[str, object]],
+        k: int,
+        sign: int = 1,
+        barred: np.ndarray | None = None,
     ) -> list[list[Reason]]:
         """Per row, the top ``k`` facts in direction ``sign`` (+1 risk drivers, -1 protective factors), each once."""
-        fact_points, columns, real = _top_facts(attribution, k, sign)
+        fact_points, columns, real = _top_facts(attribution, k, sign, barred)
         return [
             [
                 self.reason(attribution, i, int(columns[i, slot]), rows[i], float(fact_points[i, slot]))
@@ -259,8 +272,9 @@ class Explainer:
         frame = frame.reset_index(drop=True)
         attribution = attribute(self.bundle, frame, warn=warn)
         rows = frame.to_dict("records")
-        drivers = self.reasons(attribution, rows, risk_reasons, +1)
-        protective = self.reasons(attribution, rows, protective_reasons, -1)
+        reassuring, worrying = self._sides(frame, attribution.features)
+        drivers = self.reasons(attribution, rows, risk_reasons, +1, barred=reassuring)
+        protective = self.reasons(attribution, rows, protective_reasons, -1, barred=worrying)
         group_points, group_contrib = attribution.group_points(), attribution.group_contributions()
         bands = risk_band(attribution.churn_risk, self.bands)
         beyond = self.bundle.beyond_trained_horizon(frame)
@@ -283,6 +297,29 @@ class Explainer:
                 self._explanation(row, attribution, i, str(bands[i]), drivers[i], protective[i], groups, features, note)
             )
         return explanations
+
+    def _sides(self, frame: pd.DataFrame, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """rows x features: values on the reassuring side of the typical renewing value, and on the worrying side.
+
+        A feature with a clear ``riskier`` side and a typical value (the median among renewing
+        training accounts) is never a risk driver from the reassuring side, nor protective from
+        the worrying one. Missing values and features without a side are free either way.
+        """
+        reassuring = np.zeros((len(frame), len(features)), dtype=bool)
+        worrying = np.zeros_like(reassuring)
+        for j, name in enumerate(features):
+            feature = self.catalog.get(name)
+            typical = (self.reference.get(name) or {}).get("typical")
+            if feature is None or not feature.riskier or typical is None or name not in frame:
+                continue
+            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            above, below = values > float(typical), values < float(typical)
+            known = ~np.isnan(values)
+            if feature.riskier == "lower":
+                reassuring[:, j], worrying[:, j] = known & ~below, below
+            else:
+                reassuring[:, j], worrying[:, j] = known & ~above, above
+        return reassuring, worrying
 
     def _horizon_note(self, row: Mapping[str, object]) -> str:
         """Said when the renewal is further ahead than any training row: the risk is the edge of the trained range."""

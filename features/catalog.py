@@ -56,7 +56,10 @@ class Feature:
     offered as a reason, a play's trigger or a what-if. ``concept`` joins features that state
     the same fact in different windows ("price per seat rose 33% compared with a year ago" and
     "... at a renewal in the last year"), so a reason is said once. ``clock`` marks counts of
-    days since an event, which rise by themselves as time passes.
+    days since an event, which rise by themselves as time passes. ``riskier`` says which side
+    of the typical renewing account's value is the worrying one (lower usage, more urgent
+    tickets): a value on the other side is never said as a risk driver ("usage up 23%" is not
+    a reason to worry, whatever the model's interactions make of it), nor the reverse.
     """
 
     name: str
@@ -71,6 +74,7 @@ class Feature:
     role: FeatureRole = "actionable"
     concept: str = ""  # features that state one fact share a concept; empty: the feature is its own
     clock: bool = False  # the value grows by a day each day when nothing happens ("days since ...")
+    riskier: Literal["lower", "higher", ""] = ""  # which side of the typical renewing value is the worrying one
 
     @property
     def is_context(self) -> bool:
@@ -707,6 +711,30 @@ _CONCEPT_PATTERNS: tuple[tuple[str, str], ...] = (
 _CLOCK_PATTERN = r"days_since_.+|usage_.+_days_since_last|oldest_open_ticket_age_days|tenure_days|days_to_renewal"
 
 
+# Which side is worrying, where it is clear from what the feature measures.
+_LOWER_IS_RISKIER = (
+    r"usage_.+_(mean_\d+d|trend_\d+d|active_day_share_30d)|active_users_vs_peak_7m|seat_utilization_30d"
+    r"|modules_used_30d|modules_used_change_30d|csat_mean_\d+d|nps_last_score|nps_change|has_champion"
+    r"|exec_sponsor_present|qbrs_\d+d|discount_change_.+"
+)
+_HIGHER_IS_RISKIER = (
+    r"usage_.+_days_since_last|tickets_(urgent|high)_\d+d|tickets_urgent_high_\d+d|slow_urgent_high_tickets_\d+d"
+    r"|urgent_high_open_over_\d+d|tickets_open|oldest_open_ticket_age_days|median_resolution_days_\d+d"
+    r"|escalations_\d+d|nps_detractor_responses_\d+d|champion_losses_\d+d|champion_lost_unreplaced_\d+d"
+    r"|days_since_qbr|price_per_seat_change_.+|price_per_seat_max_step_12m|overdue_invoices_open"
+    r"|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"
+)
+
+
+def riskier_side(name: str) -> str:
+    """'lower', 'higher' or '' (no clear side: ARR, price level, days since a champion left)."""
+    if re.fullmatch(_LOWER_IS_RISKIER, name):
+        return "lower"
+    if re.fullmatch(_HIGHER_IS_RISKIER, name):
+        return "higher"
+    return ""
+
+
 def concept_of(name: str) -> str:
     """The concept a feature name belongs to ("" when it states a fact of its own)."""
     for concept, pattern in _CONCEPT_PATTERNS:
@@ -723,6 +751,7 @@ def with_roles(feature: Feature) -> Feature:
         role="context" if feature.name in CONTEXT_FEATURES else "actionable",
         concept=concept_of(feature.name),
         clock=re.fullmatch(_CLOCK_PATTERN, feature.name) is not None,
+        riskier=riskier_side(feature.name),  # type: ignore[arg-type]
     )
 
 

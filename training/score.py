@@ -148,7 +148,9 @@ def score(
     if horizon is None or horizon.isna().all():
         horizon = out["days_to_renewal"]
     out["horizon_bucket"] = horizon_bucket(horizon)
-    out["beyond_trained_range"] = (out["days_to_renewal"] > MAX_HORIZON_DAYS).to_numpy()
+    # the model's own furthest training row (bundle.max_horizon_days) where it knows it, else the grid's limit
+    furthest = float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS)
+    out["beyond_trained_range"] = (out["days_to_renewal"] > furthest).to_numpy()
     columns = ([id_col] if id_col != "account_id" else []) + SCORE_COLUMNS
     out = out[columns]
     for column in keep:

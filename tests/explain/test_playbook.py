@@ -134,7 +134,8 @@ def test_a_champion_gone_49_days_is_due_now_not_in_march(playbook):
     fresh = _one(playbook, "relationship", {**row, "days_since_champion_left": 5.0}, renewal)
     assert fresh.due == date(2026, 11, 26) and fresh.status == "upcoming"
     soon = _one(playbook, "relationship", {**row, "days_since_champion_left": 5.0}, date(2027, 2, 1))
-    assert soon.due == date(2026, 10, 4)  # the renewal comes first: renewal - 120 days is the earlier date
+    # renewal - 120 days (4 Oct) would come before the event itself (27 Oct): a play is never due before its event
+    assert soon.due == date(2026, 10, 27) and soon.status == "due now"
 
 
 # ---- 4. a trigger has a recency limit --------------------------------------------------------

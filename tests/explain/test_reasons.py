@@ -87,12 +87,34 @@ def test_a_fact_is_said_once(small_demo, rows):
 
 
 def test_a_reason_carries_the_points_of_its_whole_fact(small_demo, rows, attribution):
-    points, facts = attribution.fact_points()
-    explanations = Explainer(small_demo.bundle).explain(rows.head(30), risk_reasons=3, protective_reasons=0)
-    for i, e in enumerate(explanations):
+    """A reason's points are its fact's, over the fact's features that may speak that way."""
+    explainer = Explainer(small_demo.bundle)
+    head = rows.head(30).reset_index(drop=True)
+    reassuring, _ = explainer._sides(head, attribution.features)
+    mine = attribute(small_demo.bundle, head)
+    allowed = np.where(reassuring, 0.0, mine.points)
+    facts = list(dict.fromkeys(mine.facts))
+    for i, e in enumerate(explainer.explain(head, risk_reasons=3, protective_reasons=0)):
         for r in e.risk_drivers:
             fact = small_demo.bundle.catalog[r.feature].fact
-            assert r.points == pytest.approx(points[i, facts.index(fact)])
+            members = [j for j, f in enumerate(mine.facts) if f == fact]
+            assert fact in facts and r.points == pytest.approx(allowed[i, members].sum())
+
+
+def test_a_reassuring_value_is_never_a_risk_driver(small_demo, rows):
+    """Usage above the typical renewing account's is not a reason to worry, whatever the model's interactions say."""
+    explainer = Explainer(small_demo.bundle)
+    catalog, reference = small_demo.bundle.catalog, small_demo.bundle.metadata["reference"]
+    checked = 0
+    for e in explainer.explain(rows, risk_reasons=5, protective_reasons=5):
+        for r, sign in [*((r, +1) for r in e.risk_drivers), *((r, -1) for r in e.protective)]:
+            feature, typical = catalog[r.feature], (reference.get(r.feature) or {}).get("typical")
+            if not feature.riskier or typical is None or r.value is None:
+                continue
+            checked += 1
+            worrying = r.value < typical if feature.riskier == "lower" else r.value > typical
+            assert worrying if sign > 0 else not worrying, (r.feature, r.value, typical, r.sentence)
+    assert checked > 100
 
 
 def test_points_at_the_average_raw_score_use_the_calibrators_slope(small_demo):
