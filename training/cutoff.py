@@ -35,6 +35,16 @@ class CutoffReplay:
     book: pd.DataFrame  # accounts in force on the cutoff: risk, realized label (NaN while still open), strata
 
 
+def known_by(table: TrainingTable, cutoff: pd.Timestamp, grace_days: int = DEFAULT_GRACE_DAYS) -> np.ndarray:
+    """Rows whose outcome was known on ``cutoff``: outcome date more than ``grace_days`` before it.
+
+    A churn is only known once its grace period has passed, so a cut export would still call
+    it open; the same rule serves this replay and the forecast backtest.
+    """
+    outcome = pd.to_datetime(table.frame[table.time_col])
+    return (outcome + pd.Timedelta(days=grace_days) < pd.Timestamp(cutoff)).to_numpy()
+
+
 def replay(
     tables: Tables,
     table: TrainingTable,
@@ -44,9 +54,9 @@ def replay(
 ) -> CutoffReplay:
     """Train on ``table``'s rows whose outcome was known by ``cutoff``, then score the book on ``cutoff``."""
     cutoff = pd.Timestamp(cutoff).normalize()
-    known = pd.to_datetime(table.frame[table.time_col]) + pd.Timedelta(days=grace_days) < cutoff
+    known = known_by(table, cutoff, grace_days)
     past = TrainingTable(
-        table.frame[known.to_numpy()].reset_index(drop=True), table.catalog, table.label, table.id_col, table.time_col
+        table.frame[known].reset_index(drop=True), table.catalog, table.label, table.id_col, table.time_col
     )
     result = train(past, config or TrainConfig())
     scoring = build_scoring_snapshots(tables, cutoff).frame

@@ -163,11 +163,11 @@ def known_at(table: TrainingTable, cutoff: pd.Timestamp, grace_days: int = DEFAU
     """
     if table.time_col is None or "as_of" not in table.frame:
         raise ValueError("a forecast backtest needs snapshots with as_of and an outcome date")
+    from training.cutoff import known_by
+
     cutoff = pd.Timestamp(cutoff)
-    outcome = pd.to_datetime(table.frame[table.time_col])
-    known = outcome < cutoff - pd.Timedelta(days=grace_days)
-    later = pd.to_datetime(table.frame["as_of"]) >= cutoff
-    frame = table.frame[(known | later).to_numpy()].reset_index(drop=True)
+    later = (pd.to_datetime(table.frame["as_of"]) >= cutoff).to_numpy()
+    frame = table.frame[known_by(table, cutoff, grace_days) | later].reset_index(drop=True)
     return TrainingTable(frame, table.catalog, table.label, table.id_col, table.time_col)
 
 

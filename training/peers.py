@@ -63,13 +63,14 @@ def peer_keys(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _cell_names(keys: pd.DataFrame, level: tuple[str, ...]) -> np.ndarray:
-    if not level:
-        return np.full(len(keys), "all", dtype=object)
-    names = keys[level[0]].to_numpy(dtype=str)
-    for column in level[1:]:
-        names = np.char.add(np.char.add(names, _SEP), keys[column].to_numpy(dtype=str))
-    return names.astype(object)
+def _combinations(keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct (cadence, segment, horizon) combinations, and those combinations.
+
+    Cell names are made once per combination (a few dozen), not once per row.
+    """
+    combined = np.empty(len(keys), dtype=object)
+    combined[:] = list(zip(keys["cadence"], keys["segment"], keys["horizon"], strict=True))
+    return pd.factorize(combined)
 
 
 def _name(combo: tuple[str, str, str], level: tuple[str, ...]) -> str:
@@ -101,9 +102,10 @@ class PeerBaselines:
         """Cells from the training rows' contributions (``contributions``: rows x features, bias excluded)."""
         keys = peer_keys(frame.reset_index(drop=True))
         churned = np.asarray(churned, dtype=float)
+        codes, combos = _combinations(keys)
         cells: dict[str, dict[str, object]] = {}
         for level in LEVELS:
-            names = _cell_names(keys, level)
+            names = np.array([_name(combo, level) for combo in combos], dtype=object)[codes]
             for name in pd.unique(names):
                 rows = names == name
                 first = int(np.argmax(rows))
@@ -127,9 +129,7 @@ class PeerBaselines:
         """
         keys = peer_keys(frame)
         table, words, cells = self._stacked
-        combined = np.empty(len(keys), dtype=object)
-        combined[:] = list(zip(keys["cadence"], keys["segment"], keys["horizon"], strict=True))
-        codes, combos = pd.factorize(combined)
+        codes, combos = _combinations(keys)
         fallback = cells.get("all", 0)
         cell_of_combo = np.array(
             [
