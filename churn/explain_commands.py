@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from churn.app import UsageError, app, console, parse_date, reports_user_errors
 from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption, TrackingOption, _load_model
 from churn.progress import Steps
+from explain.formats import calendar_date, days_from_now, money, percent
 
 DataDirOption = Annotated[Path, typer.Option(help="Directory of input tables.")]
 AsOfOption = Annotated[str | None, typer.Option(help="Explain as of this date (default: the day after the data ends).")]
@@ -99,14 +100,18 @@ def _emit(text: str, out: Path | None) -> None:
 
 def _print_explanation(e) -> None:
     band_colour = {"low": "green", "medium": "yellow", "high": "red"}.get(e.risk_band, "white")
-    renewal = f"renews {e.renewal_date} ({e.days_to_renewal} days)" if e.renewal_date else "no renewal date"
-    arr = f"ARR ${e.arr:,.0f}" if e.arr is not None else "ARR unknown"
+    renewal = (
+        f"renews {calendar_date(e.renewal_date)} ({days_from_now(e.days_to_renewal)})"
+        if e.renewal_date
+        else "no renewal date"
+    )
+    arr = f"ARR {money(e.arr)}" if e.arr is not None else "ARR unknown"
     header = (
         f"[bold]{escape(str(e.account_id))}[/] · {escape(str(e.segment or 'no segment'))} · {arr} · "
-        f"{escape(renewal)} · as of {escape(str(e.as_of))}\n"
+        f"{escape(renewal)} · as of {calendar_date(e.as_of)}\n"
         f"[bold {band_colour}]{escape(str(e.summary))}[/]\n"
-        f"Renewal probability {e.renewal_probability:.0%}; churn risk of comparable accounts "
-        f"({escape(e.peer_group)}): {e.peer_churn_risk:.0%}. Model {escape(str(e.model_version))}."
+        f"Renewal probability {percent(e.renewal_probability)}; churn risk of comparable accounts "
+        f"({escape(e.peer_group)}): {percent(e.peer_churn_risk)}. Model {escape(str(e.model_version))}."
         + (f"\n[yellow]{escape(e.horizon_note)}[/]" if e.horizon_note else "")
     )
     console.print(Panel(header, title="Renewal risk", title_align="left"), highlight=False)
@@ -176,9 +181,11 @@ def report_command(
         with steps.step(f"Writing {len(pages):,} account pages to {folder}/"):
             _write_pages(folder, {a: render_account_page(p) for a, p in pages.items()})
         _emit(render_portfolio_page(book, lambda a: f"{folder.name}/{_page_name(a)}"), out)
+    totals = book.totals
+    shown = "" if book.shows_all else f" (the {len(book.rows):,} with the most ARR at risk listed)"
     console.print(
-        f"Portfolio: {len(book.rows):,} renewals, ARR at risk ${book.arr_at_risk_total:,.0f} "
-        f"of ${book.arr_total:,.0f}. Open {escape(str(out.resolve()))}"
+        f"Portfolio: {totals.accounts:,} renewals in the next {book.horizon_days} days{shown}, ARR at risk "
+        f"{money(totals.arr_at_risk)} of {money(totals.arr)}. Open {escape(str(out.resolve()))}"
     )
 
 

@@ -26,6 +26,7 @@ from churn.app import (
     write_store,
 )
 from churn.progress import Steps
+from explain.formats import money
 from features.snapshots import DEFAULT_JITTER_DAYS
 
 DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
@@ -518,14 +519,21 @@ def score_command(
     console.print(_arr_at_risk_line(scores, "arr" in frame.columns))
     if scores["days_to_renewal"].notna().any():
         furthest = round(float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS))
-        flagged = int(scores["beyond_trained_range"].sum())
-        console.print(
-            f"Beyond the trained range (renewal more than {furthest} days ahead): {flagged:,} "
-            + ("renewal, scored" if flagged == 1 else "renewals, scored")
-            + " at the edge of that range and flagged in beyond_trained_range (* above)."
-            if flagged
-            else f"No renewal is more than {furthest} days ahead (the trained range)."
-        )
+        console.print(_beyond_range_line(scores, furthest, top))
+
+
+def _beyond_range_line(scores, furthest: int, top: int) -> str:
+    """How many renewals lie beyond the trained range; the table's ``*`` is mentioned only when it shows one."""
+    flagged = int(scores["beyond_trained_range"].sum())
+    if not flagged:
+        return f"No renewal is more than {furthest} days ahead (the trained range)."
+    shown = int(scores["beyond_trained_range"].head(top).sum())
+    marker = f"marked * in the table ({shown:,} of them)" if shown else f"none of them in the top {top:,} above"
+    noun = "renewal, scored" if flagged == 1 else "renewals, scored"
+    return (
+        f"Beyond the trained range (renewal more than {furthest} days ahead): {flagged:,} {noun} at the edge "
+        f"of that range and flagged in the beyond_trained_range column; {marker}."
+    )
 
 
 def _ids_as_text(frame, snapshots: Path, id_name: str):
@@ -549,7 +557,7 @@ def _arr_at_risk_line(scores, has_arr_column: bool) -> str:
         return f"ARR at risk cannot be computed (the ARR column is empty); {high}."
     missing = int(arr.isna().sum())
     without = f"; {missing:,} accounts without ARR are not in these sums" if missing else ""
-    return f"Total ARR at risk: {_money(scores['arr_at_risk'].sum())} of {_money(arr.sum())} ({high}{without})."
+    return f"Total ARR at risk: {money(scores['arr_at_risk'].sum())} of {money(arr.sum())} ({high}{without})."
 
 
 def _reason_columns(bundle, frame, k: int):
@@ -570,10 +578,10 @@ def _top_table(scores, top: int, has_arr: bool = True) -> RichTable:
             escape(str(row["account_id"])),
             str(row["renewal_date"])[:10] if row["renewal_date"] == row["renewal_date"] else "-",
             f"{days:.0f}" + ("*" if row["beyond_trained_range"] else "") if days == days else "-",
-            _money(row["arr"]),
+            money(row["arr"]),
             f"{row['churn_risk']:.1%}",
             escape(str(row["risk_band"])),
-            _money(row["arr_at_risk"]),
+            money(row["arr_at_risk"]),
         ]
         table.add_row(*(cells if has_arr else [c for c, name in zip(cells, columns, strict=True) if "ARR" not in name]))
     return table
@@ -637,7 +645,7 @@ def forecast_command(
         beyond = forecast[forecast["period_type"] == "total"].iloc[0]
         if beyond["beyond_range_renewals"]:
             steps.note(
-                f"{beyond['beyond_range_renewals']:,.0f} renewals ({_money(beyond['beyond_range_arr'])} ARR) more than "
+                f"{beyond['beyond_range_renewals']:,.0f} renewals ({money(beyond['beyond_range_arr'])} ARR) more than "
                 "365 days ahead are left out of the forecast: the model is trained up to 365 days ahead "
                 "(beyond_range_renewals and beyond_range_arr per period)."
             )
@@ -665,16 +673,6 @@ def forecast_command(
         console.print(_coverage_line(backtest.coverage))
 
 
-def _money(value: float) -> str:
-    """Compact amounts for tables a person reads: 25.9M, 812.0k; "-" for a missing amount."""
-    if value != value:
-        return "-"
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{suffix}"
-    return f"{value:.0f}"
-
-
 def _forecast_table(forecast) -> RichTable:
     table = RichTable(title="Renewal forecast (ARR)", title_justify="left")
     columns = ["period", "contracts", "renewals", "up for renewal", "expected renewing", "80% range", "95% range"]
@@ -686,13 +684,13 @@ def _forecast_table(forecast) -> RichTable:
             str(row["period"]),
             f"{row['contracts']:,}",
             f"{row['renewals']:,}",
-            _money(row["arr_up_for_renewal"]),
-            _money(row["expected_renewing_arr"]),
-            f"{_money(row['renewing_arr_p10'])} – {_money(row['renewing_arr_p90'])}",
-            f"{_money(row['renewing_arr_p2_5'])} – {_money(row['renewing_arr_p97_5'])}",
+            money(row["arr_up_for_renewal"]),
+            money(row["expected_renewing_arr"]),
+            f"{money(row['renewing_arr_p10'])} – {money(row['renewing_arr_p90'])}",
+            f"{money(row['renewing_arr_p2_5'])} – {money(row['renewing_arr_p97_5'])}",
         ]
         if left_out:
-            cells.append(_money(row["beyond_range_arr"]) if row["beyond_range_renewals"] else "")
+            cells.append(money(row["beyond_range_arr"]) if row["beyond_range_renewals"] else "")
         table.add_row(*cells)
     return table
 
@@ -708,10 +706,10 @@ def _backtest_table(rows) -> RichTable:
         table.add_row(
             str(row["cutoff"].date()),
             str(row["horizon"]),
-            _money(row["forecast"]),
-            _money(row["actual"]),
+            money(row["forecast"]),
+            money(row["actual"]),
             f"{row['error_pct']:+.1%}" if row["error_pct"] == row["error_pct"] else "-",
-            f"{_money(row['low_80'])} – {_money(row['high_80'])}",
+            f"{money(row['low_80'])} – {money(row['high_80'])}",
             "yes" if row["inside_80"] else "no",
             "yes" if row["inside_95"] else "no",
         )

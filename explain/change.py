@@ -259,14 +259,14 @@ def change_summary(
     explained: float | None = None,
     background: float = 0.0,
 ) -> str:
-    """ "Risk up 18 points since 30 days ago (23% to 41%), mostly because ... and ...".
+    """ "Risk up 18 points in the last 30 days (23% to 41%), mostly because ... and ...".
 
     ``explained`` is how many points, in the risk's direction, the named movers' facts account
     for (default: the movers' own points); ``background`` the same for context features and
     clocks that only ticked. They pick "mostly" or "partly", and the words for a change with
     no mover to name.
     """
-    since = f"since {days} days ago" if days != 1 else "since yesterday"
+    since = f"in the last {days} days" if days != 1 else "since yesterday"
     span = f"({100 * risk_then:.0f}% to {100 * risk_now:.0f}%)"
     if abs(points) < 0.5:
         return f"Risk about the same {since} ({100 * risk_now:.0f}%)"

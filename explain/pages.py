@@ -17,10 +17,19 @@ import pandas as pd
 
 from explain.change import explain_change
 from explain.history import metric_series, monthly_dates, snapshots_at
-from explain.reasons import Explainer
-from explain.records import AccountPage, Explanation, MetricSeries, Portfolio, PortfolioRow, TrendPoint
+from explain.reasons import Explainer, driver_groups
+from explain.records import (
+    AccountPage,
+    Explanation,
+    MetricSeries,
+    Portfolio,
+    PortfolioRow,
+    RenewingBook,
+    TrendPoint,
+)
 from features.load import Tables
 from features.snapshots import scoring_grid
+from training.score import risk_band
 
 TREND_MONTHS = 6
 PORTFOLIO_HORIZON_DAYS = 180
@@ -180,8 +189,9 @@ def portfolio(
     """Accounts renewing within ``horizon_days``, riskiest ARR first (the ``top`` of them), with their pages."""
     as_of = pd.Timestamp(as_of).normalize()
     accounts = renewing_accounts(tables, as_of, horizon_days)
+    totals = None
     if top is not None and accounts:
-        accounts = riskiest_arr(explainer.bundle, snapshots_at(tables, [as_of], accounts), top)
+        accounts, totals = riskiest_arr_of_book(explainer, snapshots_at(tables, [as_of], accounts), top)
     pages = account_pages(explainer, tables, accounts, as_of, months=months) if accounts else {}
     rows = portfolio_rows(pages)
     book = Portfolio(
@@ -191,17 +201,32 @@ def portfolio(
         rows=rows,
         bands=explainer.bands,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        book=totals,
     )
     return book, pages
 
 
-def riskiest_arr(bundle, snapshots: pd.DataFrame, top: int | None) -> list[str]:
-    """The ``top`` accounts by ARR at risk (ties by id): scores only, no explanations to throw away."""
-    risk = bundle.churn_probability(snapshots, warn=False)
-    arr = pd.to_numeric(snapshots.get("arr"), errors="coerce").fillna(0.0).to_numpy()
-    ranked = pd.DataFrame({"account_id": snapshots["account_id"].astype("str").to_numpy(), "at_risk": arr * risk})
+def riskiest_arr_of_book(
+    explainer: Explainer, snapshots: pd.DataFrame, top: int | None
+) -> tuple[list[str], RenewingBook]:
+    """The ``top`` accounts by ARR at risk (ties by id), and the totals of the whole renewing book.
+
+    Scores only, no explanations to throw away: one batch prediction serves the ranking and the
+    totals, so a page that shows the top 300 can still say what all 1,177 renewals hold.
+    """
+    risk = explainer.bundle.churn_probability(snapshots, warn=False)
+    arr = pd.to_numeric(snapshots.get("arr"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    at_risk = np.nan_to_num(arr) * risk
+    ranked = pd.DataFrame({"account_id": snapshots["account_id"].astype("str").to_numpy(), "at_risk": at_risk})
     ranked = ranked.sort_values(["at_risk", "account_id"], ascending=[False, True])
-    return ranked["account_id"].head(top).tolist()
+    bands = pd.Series(risk_band(risk, explainer.bands)).value_counts()
+    totals = RenewingBook(
+        accounts=len(snapshots),
+        arr=float(np.nansum(arr)),
+        arr_at_risk=float(at_risk.sum()),
+        bands={band: int(bands.get(band, 0)) for band in ("high", "medium", "low")},
+    )
+    return ranked["account_id"].head(top).tolist(), totals
 
 
 def portfolio_rows(pages: Mapping[str, AccountPage]) -> list[PortfolioRow]:
@@ -220,7 +245,7 @@ def _row(page: AccountPage) -> PortfolioRow:
         churn_risk=e.churn_risk,
         risk_band=e.risk_band,
         arr_at_risk=e.arr_at_risk,
-        top_groups=[g.group for g in e.groups if g.points > 0][:3],
+        top_groups=driver_groups(e.risk_drivers),
         top_reason=e.risk_drivers[0].sentence if e.risk_drivers else "Nothing stands out above the average account",
         trend=[float(np.round(p.churn_risk, 4)) for p in page.trend],
     )

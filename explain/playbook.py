@@ -29,8 +29,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from explain.formats import days, percent
 from explain.records import Play, Reason
-from explain.sentences import days, percent, sentence
+from explain.sentences import sentence
 from features.catalog import CONTEXT_FEATURES, DRIVER_GROUPS, Catalog, Feature, build_catalog
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")

@@ -364,9 +364,19 @@ class Explainer:
             groups=groups,
             features=features,
             plays=plays,
-            summary=summary_line(churn_risk, band, [g.group for g in groups if g.points > _EPS][:3], cadence_name),
+            summary=summary_line(churn_risk, band, driver_groups(drivers), cadence_name),
             horizon_note=note,
         )
+
+
+def driver_groups(drivers: Sequence[Reason], k: int = 3) -> list[str]:
+    """The driver groups of the risk reasons, strongest reason first, each once: what the chips and summaries name.
+
+    Taken from the reasons themselves, not from the groups' net points, so a group is named
+    exactly when one of its facts is a stated reason (a group whose worrying fact is offset by
+    a reassuring one in the same group is still named, as the reason is).
+    """
+    return list(dict.fromkeys(r.group for r in drivers))[:k]
 
 
 def summary_line(churn_risk: float, band: str, groups: Sequence[str], cadence_name: str = "annual") -> str:
@@ -421,9 +431,7 @@ def _date(value: object) -> date | None:
 
 def reason_columns(explanations: Sequence[Explanation], k: int) -> pd.DataFrame:
     """Top ``k`` risk reasons as flat columns for score files: reason_1, reason_1_group, ... and top_groups."""
-    data: dict[str, list] = {
-        "top_groups": [";".join([g.group for g in e.groups if g.points > _EPS][:3]) for e in explanations]
-    }
+    data: dict[str, list] = {"top_groups": [";".join(driver_groups(e.risk_drivers)) for e in explanations]}
     for n in range(1, k + 1):
         picked = [e.risk_drivers[n - 1] if len(e.risk_drivers) >= n else None for e in explanations]
         data[f"reason_{n}"] = [r.sentence if r else None for r in picked]

@@ -10,6 +10,7 @@ Positive numbers push towards churn (risk drivers); negative ones towards renewa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -80,7 +81,7 @@ class Change:
     churn_risk_now: float
     points: float  # churn_risk_now - churn_risk_then, in percentage points
     movers: list[Mover]
-    summary: str  # "Risk up 18 points since 30 days ago, mostly because active users fell and 2 urgent tickets opened"
+    summary: str  # "Risk up 18 points in the last 30 days, mostly because active users fell"
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,32 @@ class PortfolioRow:
 
 
 @dataclass(frozen=True)
+class RenewingBook:
+    """Every account renewing within the horizon, not only the rows a page shows: the totals a CS leader plans with."""
+
+    accounts: int
+    arr: float  # renewing ARR of the accounts with an ARR
+    arr_at_risk: float
+    bands: dict[str, int]  # accounts per risk band (high, medium, low)
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[PortfolioRow]) -> RenewingBook:
+        """The totals of exactly these rows (a page that shows the whole book)."""
+        return cls(
+            accounts=len(rows),
+            arr=float(sum(r.arr or 0.0 for r in rows)),
+            arr_at_risk=float(sum(r.arr_at_risk or 0.0 for r in rows)),
+            bands={band: sum(r.risk_band == band for r in rows) for band in ("high", "medium", "low")},
+        )
+
+
+@dataclass(frozen=True)
 class Portfolio:
-    """Accounts renewing soon, riskiest ARR first: the page a CS leader opens on Monday."""
+    """Accounts renewing soon, riskiest ARR first: the page a CS leader opens on Monday.
+
+    ``rows`` may be the top of a longer list; ``book`` then holds the totals of every renewing
+    account, so the page never presents the shown rows as the whole book.
+    """
 
     as_of: date
     horizon_days: int  # renewals within this many days of as_of
@@ -172,14 +197,23 @@ class Portfolio:
     rows: list[PortfolioRow]
     bands: tuple[float, float]
     generated_at: str = ""
+    book: RenewingBook | None = None  # None: the rows are the whole book
+
+    @property
+    def totals(self) -> RenewingBook:
+        return self.book if self.book is not None else RenewingBook.of_rows(self.rows)
+
+    @property
+    def shows_all(self) -> bool:
+        return self.totals.accounts <= len(self.rows)
 
     @property
     def arr_total(self) -> float:
-        return float(sum(r.arr or 0.0 for r in self.rows))
+        return self.totals.arr
 
     @property
     def arr_at_risk_total(self) -> float:
-        return float(sum(r.arr_at_risk or 0.0 for r in self.rows))
+        return self.totals.arr_at_risk
 
 
 def _jsonable(value):

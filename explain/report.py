@@ -13,9 +13,17 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from html import escape
 
+from explain.formats import (
+    DASH,
+    calendar_date,
+    days_from_now,
+    money,
+    percent,
+    risk_points,
+    short_number,
+)
 from explain.records import (
     AccountPage,
     Change,
@@ -42,8 +50,6 @@ OTHER_COLOUR = "#94a3b8"
 BAND_COLOURS = {"low": "#16a34a", "medium": "#d97706", "high": "#dc2626"}
 INK, MUTED, GRID = "#0f172a", "#64748b", "#e2e8f0"
 SEGMENT_NAMES = {"smb": "SMB", "mid_market": "Mid-market", "enterprise": "Enterprise"}
-MINUS = "\u2212"
-DASH = "\u2014"
 
 
 # ---------------------------------------------------------------- formatting
@@ -57,64 +63,6 @@ def _e(text: object) -> str:
 def _ok(x: float | None) -> bool:
     """A number we can draw or print: not None, not NaN, not infinite."""
     return isinstance(x, numbers.Real) and math.isfinite(x)
-
-
-def _money(x: float | None) -> str:
-    """ARR the way people say it: $1.2M, $48K, $950."""
-    if not _ok(x):
-        return DASH
-    sign, x = (MINUS if x < 0 else ""), abs(x)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if x >= size * 0.9995:  # 999,950 reads as $1M, not $1000K
-            scaled = x / size
-            text = f"{scaled:.0f}" if scaled >= 100 else f"{scaled:.1f}".removesuffix(".0")
-            return f"{sign}${text}{suffix}"
-    return f"{sign}${x:.0f}"
-
-
-def _pct(p: float | None) -> str:
-    """A probability as a whole percentage (41%), keeping small non-zero risks visible (<1%)."""
-    if not _ok(p):
-        return DASH
-    if 0 < p < 0.005:
-        return "<1%"
-    return f"{p * 100:.0f}%"
-
-
-def _pts(points: float | None) -> str:
-    """Percentage points with a sign: +7 pts, −0.4 pts."""
-    if not _ok(points):
-        return DASH
-    text = f"{abs(points):.1f}".removesuffix(".0")
-    if text == "0":
-        return "0 pts"
-    return f"{'+' if points > 0 else MINUS}{text} pts"
-
-
-def _date(d: date | None) -> str:
-    """Dates the way a CSM writes them: 14 Feb 2027."""
-    return f"{d.day} {d:%b %Y}" if d is not None else DASH
-
-
-def _days(n: int | None) -> str:
-    """Days to renewal in words: in 45 days, today, 3 days ago."""
-    if n is None:
-        return DASH
-    if n == 0:
-        return "today"
-    unit = "day" if abs(n) == 1 else "days"
-    return f"in {n} {unit}" if n > 0 else f"{-n} {unit} ago"
-
-
-def _number(x: float | None) -> str:
-    """A metric value, short: 41, 3.5, 1.2K."""
-    if not _ok(x):
-        return DASH
-    if abs(x) >= 10_000:
-        return f"{x / 1000:.0f}K"
-    if abs(x) >= 100 or float(x).is_integer():
-        return f"{x:,.0f}"
-    return f"{x:.1f}"
 
 
 def _short(text: str, limit: int) -> str:
@@ -219,7 +167,7 @@ def _line_chart(trend: Sequence[TrendPoint], bands: tuple[float, float]) -> str:
     last_y = math.inf
     for tick in sorted({0.0, *(b for b in bands if 0 < b < y_max), y_max}):
         if last_y - sy(tick) >= 14:  # skip a label that would overprint the one below it
-            parts.append(_text(left - 8, sy(tick) + 4, _pct(tick), "end", "axis"))
+            parts.append(_text(left - 8, sy(tick) + 4, percent(tick), "end", "axis"))
             last_y = sy(tick)
     every = max(1, math.ceil(len(trend) / 8))
     for i, point in enumerate(trend):
@@ -232,9 +180,10 @@ def _line_chart(trend: Sequence[TrendPoint], bands: tuple[float, float]) -> str:
             x, y = sx(i), sy(v)
             parts.append(
                 f'<circle class="trend-point" cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="#fff" '
-                f'stroke="{INK}" stroke-width="2"><title>{_e(_date(trend[i].as_of))}: {_pct(v)}</title></circle>'
+                f'stroke="{INK}" stroke-width="2">'
+                f"<title>{_e(calendar_date(trend[i].as_of))}: {percent(v)}</title></circle>"
             )
-            parts.append(_text(x, y - 10, _pct(v), "middle", "point-label"))
+            parts.append(_text(x, y - 10, percent(v), "middle", "point-label"))
     return _svg(width, height, "".join(parts), "Churn risk over the monthly snapshots")
 
 
@@ -250,24 +199,25 @@ class _Step:
 
 
 def _waterfall_steps(explanation: Explanation, top: int = 8) -> list[_Step]:
-    """The waterfall as data: the top drivers by |points|, then everything else as one bar.
+    """The waterfall as data: the page's risk drivers and protective factors by |points|, then the rest.
 
-    The last bar always ends at the account's churn risk: the "Other" bar is the remainder after
-    the top drivers, so it also absorbs rounding and any contribution the feature list leaves out.
+    The bars are the very facts the cards beside them state, with the same points, so the chart
+    and the words never disagree (a per-feature view would show features the cards bar, such as
+    a value on the reassuring side that still adds a little risk through interactions). The last
+    bar always ends at the account's churn risk: "Everything else" is the remainder.
     """
     start = explanation.peer_churn_risk * 100
     total = explanation.churn_risk * 100 - start
-    ranked = sorted(explanation.features, key=lambda r: abs(r.points) if _ok(r.points) else 0.0, reverse=True)
-    shown, rest = ranked[:top], ranked[top:]
+    stated = [*explanation.risk_drivers, *explanation.protective]
+    ranked = sorted(stated, key=lambda r: abs(r.points) if _ok(r.points) else 0.0, reverse=True)[:top]
     steps, level = [], start
-    for reason in shown:
+    for reason in ranked:
         points = reason.points if _ok(reason.points) else 0.0
         steps.append(_Step(f"{reason.label}: {reason.display_value}", reason.group, points, level, level + points))
         level += points
     remainder = start + total - level
-    if rest or abs(remainder) > 1e-9:
-        label = f"Other {len(rest)} features" if rest else "Other factors"
-        steps.append(_Step(label, "other", remainder, level, start + total))
+    if abs(remainder) > 1e-9:
+        steps.append(_Step("Everything else", "other", remainder, level, start + total))
     return steps
 
 
@@ -314,8 +264,10 @@ def _waterfall(explanation: Explanation, top: int = 8) -> str:
             f'<line x1="{sx(step.start):.1f}" x2="{sx(step.start):.1f}" y1="{y_mid - row + 5}" y2="{y_mid + 5}" '
             f'stroke="{MUTED}" stroke-dasharray="2 2" stroke-width="1"/>'
         )
-        tip = f"{step.label} ({step.group}): {_pts(step.points)}"
-        parts.append(bar(i, step.start, step.end, _colour(step.group), step.label, _pts(step.points), "wf-step", tip))
+        tip = f"{step.label} ({step.group}): {risk_points(step.points)}"
+        parts.append(
+            bar(i, step.start, step.end, _colour(step.group), step.label, risk_points(step.points), "wf-step", tip)
+        )
     band_fill = BAND_COLOURS.get(explanation.risk_band, INK)
     parts.append(bar(rows - 1, 0.0, final, band_fill, "This account", f"{final:.1f}%", "wf-total", "Churn risk"))
     return _svg(width, height, "".join(parts), "Waterfall of driver contributions to churn risk")
@@ -354,7 +306,7 @@ def _sparkline(values: Sequence[float | None], top: float, dot: str = INK, width
     )
     x, y = runs[-1][-1]
     body += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{dot}"/>'
-    label = "Churn risk trend: " + ", ".join(_pct(v) for v in values)
+    label = "Churn risk trend: " + ", ".join(percent(v) for v in values)
     return (
         f'<svg class="sparkline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{_e(label)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
@@ -390,8 +342,8 @@ def _metric_chart(series: MetricSeries) -> str:
     for i in {0, n - 1}:
         anchor = "start" if i == 0 else "end"
         x = pad_x if i == 0 else width - pad_x
-        parts.append(_text(x, height - 6, _date(series.points[i][0]), anchor, "axis"))
-    parts.append(_text(width - pad_x, 11, f"max {_number(max(drawable))}", "end", "axis"))
+        parts.append(_text(x, height - 6, calendar_date(series.points[i][0]), anchor, "axis"))
+    parts.append(_text(width - pad_x, 11, f"max {short_number(max(drawable))}", "end", "axis"))
     return _svg(width, height, "".join(parts), f"{series.label} per week", "chart metric-chart")
 
 
@@ -406,7 +358,7 @@ def _bars(
         y0, y1 = sorted((sy(0), sy(v)))
         parts.append(
             f'<rect x="{pad_x + slot * i + slot * 0.15:.1f}" y="{y0:.1f}" width="{slot * 0.7:.1f}" '
-            f'height="{max(y1 - y0, 0.8):.1f}" rx="1" fill="{colour}"><title>{_number(v)}</title></rect>'
+            f'height="{max(y1 - y0, 0.8):.1f}" rx="1" fill="{colour}"><title>{short_number(v)}</title></rect>'
         )
     return parts
 
@@ -420,18 +372,19 @@ def _group_bars(groups: Sequence[GroupShare]) -> str:
     extent = max(abs(g.points) for g in shown) or 1.0
     half = (width - left - right) / 2
     zero = left + half
+    reach = half - 60  # the longest bar leaves room for its value label, on either side of zero
     parts = []
     for i, g in enumerate(shown):
         y = i * row
-        w = half * abs(g.points) / extent
+        w = reach * abs(g.points) / extent
         x = zero if g.points >= 0 else zero - w
         value_x, anchor = (zero + w + 6, "start") if g.points >= 0 else (zero - w - 6, "end")
         parts.append(
-            f'<g class="group-bar"><title>{_e(g.group)}: {_pts(g.points)}</title>'
+            f'<g class="group-bar"><title>{_e(g.group)}: {risk_points(g.points)}</title>'
             + _text(left - 10, y + row / 2 + 4, g.group, "end", "bar-label")
             + f'<rect x="{x:.1f}" y="{y + 6}" width="{max(w, 1.5):.1f}" height="{row - 12}" rx="3" '
             f'fill="{_colour(g.group)}"/>'
-            + _text(value_x, y + row / 2 + 4, _pts(g.points), anchor, "bar-value")
+            + _text(value_x, y + row / 2 + 4, risk_points(g.points), anchor, "bar-value")
             + "</g>"
         )
     parts.append(f'<line x1="{zero}" x2="{zero}" y1="0" y2="{len(shown) * row}" stroke="{MUTED}"/>')
@@ -444,10 +397,10 @@ def _group_bars(groups: Sequence[GroupShare]) -> str:
 def _header(x: Explanation) -> str:
     facts = [
         ("Segment", _segment(x.segment)),
-        ("ARR", _money(x.arr)),
-        ("Renewal date", _date(x.renewal_date)),
-        ("Days to renewal", _days(x.days_to_renewal)),
-        ("As of", _date(x.as_of)),
+        ("ARR", money(x.arr)),
+        ("Renewal date", calendar_date(x.renewal_date)),
+        ("Days to renewal", days_from_now(x.days_to_renewal)),
+        ("As of", calendar_date(x.as_of)),
         ("Model", x.model_version),
     ]
     if x.contract_id:
@@ -465,15 +418,15 @@ def _risk(x: Explanation) -> str:
     return (
         '<section id="risk" class="card risk">'
         "<h2>Renewal outlook</h2>"
-        f'<p class="big" id="renewal-probability">{_e(_pct(x.renewal_probability))}</p>'
+        f'<p class="big" id="renewal-probability">{_e(percent(x.renewal_probability))}</p>'
         '<p class="big-caption">likely to renew</p>'
-        f'<p class="churn">Churn risk <strong id="churn-risk">{_e(_pct(x.churn_risk))}</strong> '
+        f'<p class="churn">Churn risk <strong id="churn-risk">{_e(percent(x.churn_risk))}</strong> '
         f"{_band_chip(x.risk_band)}</p>"
         f'<p class="muted meaning" id="risk-meaning">Churn risk is {_e(x.risk_meaning)}.</p>'
         + (f'<p class="note" id="horizon-note">{_e(x.horizon_note)}</p>' if x.horizon_note else "")
         + '<dl class="mini">'
-        f"<div><dt>ARR at risk</dt><dd>{_e(_money(x.arr_at_risk))}</dd></div>"
-        f"<div><dt>Comparable accounts</dt><dd>{_e(_pct(x.peer_churn_risk))} "
+        f"<div><dt>ARR at risk</dt><dd>{_e(money(x.arr_at_risk))}</dd></div>"
+        f"<div><dt>Comparable accounts</dt><dd>{_e(percent(x.peer_churn_risk))} "
         f'<span class="muted">({_e(x.peer_group)})</span></dd></div>'
         "</dl>" + (f'<p class="summary">{_e(x.summary)}</p>' if x.summary else "") + "</section>"
     )
@@ -484,7 +437,7 @@ def _trend(page: AccountPage) -> str:
     return (
         '<section id="risk-trend" class="card">'
         "<h2>Risk over time</h2>"
-        f'<p class="note">Monthly snapshots. Low below {_e(_pct(low))}, high from {_e(_pct(high))}.</p>'
+        f'<p class="note">Monthly snapshots. Low below {_e(percent(low))}, high from {_e(percent(high))}.</p>'
         f"{_line_chart(page.trend, page.bands)}</section>"
     )
 
@@ -506,7 +459,7 @@ def _legend() -> str:
 def _reason_item(r: Reason, kind: str) -> str:
     return (
         f'<li class="reason {kind}">'
-        f'<span class="pts">{_e(_pts(r.points))}</span>'
+        f'<span class="pts">{_e(risk_points(r.points))}</span>'
         f'<div class="reason-body"><p class="sentence">{_e(r.sentence)}</p>'
         f'<p class="reason-meta">{_group_chip(r.group)} <span class="muted">{_e(r.label)}: '
         f"{_e(r.display_value)}</span></p></div></li>"
@@ -529,16 +482,16 @@ def _groups_section(groups: Sequence[GroupShare]) -> str:
 def _change_section(change: Change) -> str:
     direction = "up" if change.points > 0 else "down" if change.points < 0 else "flat"
     movers = "".join(
-        f'<li class="mover"><span class="pts">{_e(_pts(m.points))}</span> '
+        f'<li class="mover"><span class="pts">{_e(risk_points(m.points))}</span> '
         f"<span>{_e(m.phrase)}</span> {_group_chip(m.group)}</li>"
         for m in change.movers
     )
     return (
         f'<section id="change" class="card change change-{direction}">'
-        f"<h2>What changed since {_e(_date(change.as_of_then))}</h2>"
-        f'<p class="change-line"><span class="from">{_e(_pct(change.churn_risk_then))}</span> → '
-        f'<span class="to">{_e(_pct(change.churn_risk_now))}</span> '
-        f'<span class="delta">{_e(_pts(change.points))}</span></p>'
+        f"<h2>What changed since {_e(calendar_date(change.as_of_then))}</h2>"
+        f'<p class="change-line"><span class="from">{_e(percent(change.churn_risk_then))}</span> → '
+        f'<span class="to">{_e(percent(change.churn_risk_now))}</span> '
+        f'<span class="delta">{_e(risk_points(change.points))}</span></p>'
         f'<p class="summary">{_e(change.summary)}</p>'
         + (f'<ul class="movers">{movers}</ul>' if movers else "")
         + "</section>"
@@ -550,7 +503,7 @@ def _metric_card(series: MetricSeries) -> str:
     return (
         f'<figure class="metric" data-metric="{_e(series.name)}">'
         f'<figcaption><span class="metric-label">{_e(series.label)}</span>'
-        f'<span class="metric-latest">{_e(_number(latest))} <small>{_e(series.unit)}</small></span>'
+        f'<span class="metric-latest">{_e(short_number(latest))} <small>{_e(series.unit)}</small></span>'
         f"{_group_chip(series.group)}</figcaption>{_metric_chart(series)}</figure>"
     )
 
@@ -571,7 +524,7 @@ def _play_row(p: Play) -> str:
         f'<td><p class="play-title">{_e(p.title)}</p><p class="play-action">{_e(p.action)}</p>'
         f'<p class="because muted">Because: {_e(p.because)}</p>{_event_line(p)}</td>'
         f"<td>{_group_chip(p.group)}</td><td>{_e(p.owner)}</td>"
-        f'<td class="num">{_e(p.timing)}</td><td class="nowrap">{_e(_date(p.due))}</td>'
+        f'<td class="num">{_e(p.timing)}</td><td class="nowrap">{_e(calendar_date(p.due))}</td>'
         f'<td><span class="chip status">{_e(p.status)}</span></td></tr>'
     )
 
@@ -580,7 +533,7 @@ def _event_line(p: Play) -> str:
     """ "Within 7 days of the event on 14 Oct 2026": why a play is due earlier than its renewal timing."""
     if p.within_days is None or p.event_date is None:
         return ""
-    return f'<p class="event muted">Within {p.within_days} days of the event on {_e(_date(p.event_date))}</p>'
+    return f'<p class="event muted">Within {p.within_days} days of the event on {_e(calendar_date(p.event_date))}</p>'
 
 
 def _plays_section(plays: Sequence[Play]) -> str:
@@ -626,15 +579,16 @@ def render_account_page(page: AccountPage) -> str:
 
 
 def _totals(portfolio: Portfolio) -> str:
-    arr, at_risk = portfolio.arr_total, portfolio.arr_at_risk_total
+    """The whole renewing book's totals, even when the table below shows only its top rows."""
+    totals = portfolio.totals
+    arr, at_risk = totals.arr, totals.arr_at_risk
     share = f"{at_risk / arr:.0%} of ARR" if arr > 0 else ""
-    counts = {band: sum(r.risk_band == band for r in portfolio.rows) for band in ("high", "medium", "low")}
-    mix = " ".join(f'<span class="chip band band-{b}">{n} {b}</span>' for b, n in counts.items() if n)
+    mix = " ".join(f'<span class="chip band band-{b}">{n:,} {b}</span>' for b, n in totals.bands.items() if n)
     tiles = [
-        ("Accounts renewing", str(len(portfolio.rows)), mix),
-        ("ARR renewing", _money(arr), ""),
-        ("ARR at risk", _money(at_risk), _e(share)),
-        ("Expected renewing ARR", _money(arr - at_risk), "ARR minus ARR at risk"),
+        ("Accounts renewing", f"{totals.accounts:,}", mix),
+        ("ARR renewing", money(arr), ""),
+        ("ARR at risk", money(at_risk), _e(share)),
+        ("Expected renewing ARR", money(arr - at_risk), "ARR minus ARR at risk"),
     ]
     return (
         '<section id="totals" class="kpis">'
@@ -645,6 +599,14 @@ def _totals(portfolio: Portfolio) -> str:
         )
         + "</section>"
     )
+
+
+def _shown_line(portfolio: Portfolio) -> str:
+    """Which renewals the table lists: all of them, or the top by ARR at risk out of how many."""
+    shown, total = len(portfolio.rows), portfolio.totals.accounts
+    if portfolio.shows_all:
+        return "The one renewal." if shown == 1 else f"All {shown:,} renewals, the most ARR at risk first."
+    return f"The {shown:,} renewals with the most ARR at risk, of {total:,}; the totals above count all {total:,}."
 
 
 def _segment(segment: str | None) -> str:
@@ -660,12 +622,12 @@ def _portfolio_row(r: PortfolioRow, href: str, trend_top: float) -> str:
         '<tr class="account-row">'
         f'<td class="account"><a href="{_e(href)}">{_e(r.account_id)}</a></td>'
         f'<td class="nowrap">{_e(_segment(r.segment))}</td>'
-        f'<td class="num">{_e(_money(r.arr))}</td>'
-        f'<td class="nowrap">{_e(_date(r.renewal_date))}<br><span class="muted days">{_e(_days(r.days_to_renewal))}'
-        "</span></td>"
-        f'<td class="nowrap"><strong class="risk-value">{_e(_pct(r.churn_risk))}</strong> '
+        f'<td class="num">{_e(money(r.arr))}</td>'
+        f'<td class="nowrap">{_e(calendar_date(r.renewal_date))}<br>'
+        f'<span class="muted days">{_e(days_from_now(r.days_to_renewal))}</span></td>'
+        f'<td class="nowrap"><strong class="risk-value">{_e(percent(r.churn_risk))}</strong> '
         f"{_band_chip(r.risk_band, '')}</td>"
-        f'<td class="num">{_e(_money(r.arr_at_risk))}</td>'
+        f'<td class="num">{_e(money(r.arr_at_risk))}</td>'
         f"<td>{_sparkline(r.trend, trend_top, BAND_COLOURS.get(r.risk_band, INK))}</td>"
         f'<td class="reason-cell"><div class="chips">{chips}</div>'
         f'<p class="top-reason">{_e(r.top_reason)}</p></td></tr>'
@@ -682,8 +644,8 @@ def render_portfolio_page(
     header = (
         '<header id="portfolio-header" class="card header">'
         f'<p class="eyebrow">Renewal risk · portfolio</p><h1>{_e(title)}</h1>'
-        f'<p class="muted">As of {_e(_date(portfolio.as_of))} · model {_e(portfolio.model_version)} · '
-        f"low risk below {_e(_pct(low))}, high from {_e(_pct(high))}</p>"
+        f'<p class="muted">As of {_e(calendar_date(portfolio.as_of))} · model {_e(portfolio.model_version)} · '
+        f"low risk below {_e(percent(low))}, high from {_e(percent(high))}</p>"
         f'<p class="muted meaning">Churn risk is, for a contract of 90 days or more, {_e(RISK_MEANINGS["annual"])}; '
         f"for a monthly plan, {_e(RISK_MEANINGS['monthly'])}.</p></header>"
     )
@@ -698,7 +660,8 @@ def render_portfolio_page(
         trend_top = max((v for r in portfolio.rows for v in r.trend if _ok(v)), default=1.0)
         rows = "".join(_portfolio_row(r, account_href(r.account_id), trend_top) for r in portfolio.rows)
         body = (
-            _totals(portfolio) + '<section class="card"><div class="table-wrap"><table id="portfolio">'
+            _totals(portfolio) + '<section class="card"><div class="table-wrap">'
+            f'<p class="muted" id="shown">{_e(_shown_line(portfolio))}</p><table id="portfolio">'
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>"
         )
     return _document(title, header + body + _footer(portfolio.model_version, portfolio.generated_at))

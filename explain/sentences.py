@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -22,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pandas as pd
 
+from explain.formats import calendar_date, count, days, duration, is_missing, money, number, percent
 from features.catalog import Feature
 
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
@@ -31,32 +30,6 @@ _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 class MissingValueError(Exception):
     """A placeholder named a value the row does not have; the enclosing optional part is dropped."""
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating):
-        return not math.isfinite(float(value))
-    return False
-
-
-def number(x: float) -> str:
-    """A number as people say it: 41, 4.2, 0.35, 1,250."""
-    x = float(x)
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    if abs(x) >= 10 or x == int(x):
-        return f"{x:.0f}"
-    if abs(x) >= 1:
-        return f"{x:.1f}".rstrip("0").rstrip(".")
-    return f"{x:.2f}".rstrip("0").rstrip(".")
-
-
-def percent(x: float) -> str:
-    """0.224 -> "22%"; small shares keep a decimal so 0.004 is not "0%"."""
-    p = 100 * float(x)
-    return f"{p:.1f}%" if 0 < abs(p) < 1 else f"{p:.0f}%"
 
 
 def changed(x: float) -> str:
@@ -83,37 +56,9 @@ def points(x: float) -> str:
     return f"{'rose' if p > 0 else 'fell'} {number(abs(p))} points"
 
 
-def days(x: float) -> str:
-    """Days, rounded to whole days (a ticket open 0.3 days was opened "today")."""
-    n = round(float(x))
-    if n == 0:
-        return "less than a day"
-    return f"{n:,} day" if n == 1 else f"{n:,} days"
-
-
-def duration(x: float) -> str:
-    """Days as the largest sensible unit: 45 days, 8 months, 2.3 years."""
-    d = float(x)
-    if d < 60:
-        return days(d)
-    if d < 730:
-        months = round(d / 30.44)
-        return f"{months} months"
-    return f"{d / 365.25:.1f} years"
-
-
-def money(x: float) -> str:
-    """$950, $12.5k, $1.2M."""
-    x = float(x)
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:.1f}M"
-    if x >= 1e4:
-        return f"{sign}${x / 1e3:.0f}k"
-    if x >= 1e3:
-        return f"{sign}${x / 1e3:.1f}k"
-    return f"{sign}${x:,.0f}"
+def as_date(x: object) -> str:
+    """14 Feb 2027."""
+    return calendar_date(x)
 
 
 def signed(x: float) -> str:
@@ -127,23 +72,6 @@ def nps(x: float) -> str:
     score = round(float(x))
     kind = "a detractor" if score <= 6 else "a passive" if score <= 8 else "a promoter"
     return f"{score} out of 10 ({kind})"
-
-
-def as_date(x: object) -> str:
-    """14 Feb 2027."""
-    return pd.Timestamp(x).strftime("%-d %b %Y")
-
-
-def count(x: float, noun: str) -> str:
-    """2 tickets, 1 ticket; "urgent or high-priority ticket" pluralises its last word."""
-    n = round(float(x))
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {_plural(noun)}"
-
-
-def _plural(noun: str) -> str:
-    head, _, last = noun.rpartition(" ")
-    last = last[:-1] + "ies" if last.endswith("y") and last[-2:-1] not in "aeiou" else last + "s"
-    return f"{head} {last}" if head else last
 
 
 FORMATS: dict[str, Callable[[float], str]] = {
@@ -171,7 +99,7 @@ def default_format(unit: str) -> str:
 
 def format_value(value: object, spec: str) -> str:
     """One value in one format spec; dates and text pass through, missing raises ``MissingValueError``."""
-    if _is_missing(value):
+    if is_missing(value):
         raise MissingValueError
     if isinstance(value, date | np.datetime64):  # datetime and pd.Timestamp are dates too
         return as_date(value)
@@ -281,7 +209,7 @@ def sentence(feature: Feature, row: Mapping[str, object], reference: Mapping[str
     it: "Failed or late invoices (90 days): not provided").
     """
     value = row.get(feature.name)
-    if _is_missing(value):
+    if is_missing(value):
         not_sent = row.get(NOT_SENT_COLUMN)
         if isinstance(not_sent, tuple | list | frozenset | set) and feature.name in not_sent:
             return not_sent_sentence(feature)
@@ -324,12 +252,12 @@ def _comparisons(feature: Feature, value: object, reference: Mapping[str, object
     if isinstance(categories, Mapping) and str(value) in categories:
         found["category_churn"] = categories[str(value)]
         found["overall_churn"] = reference.get("overall_churn")
-    return {k: v for k, v in found.items() if not _is_missing(v)}
+    return {k: v for k, v in found.items() if not is_missing(v)}
 
 
 def display_value(feature: Feature, value: object) -> str:
     """The value alone, as a person reads it ("22%", "41", "$12k", "not on record")."""
-    if _is_missing(value):
+    if is_missing(value):
         return "not on record"
     spec = default_format(feature.unit)
     if feature.unit == "flag":

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from explain.change import explain_change
+from explain.formats import money
 from explain.reasons import Explainer
 from explain.records import Explanation, Mover
 
@@ -53,7 +54,7 @@ class WhatIf:
         rows = {
             "churn risk": (f"{self.before.churn_risk:.1%}", f"{self.after.churn_risk:.1%}"),
             "risk band": (self.before.risk_band, self.after.risk_band),
-            "ARR at risk": (_money(self.before.arr_at_risk), _money(self.after.arr_at_risk)),
+            "ARR at risk": (money(self.before.arr_at_risk), money(self.after.arr_at_risk)),
         }
         for name, (old, new) in self.changes.items():
             rows[f"input: {name}"] = (_plain(old), _plain(new))
@@ -134,10 +135,6 @@ def _plain(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}"
     return str(value)
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
 
 
 def _sentence(reasons: list, i: int) -> str:

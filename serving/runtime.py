@@ -23,7 +23,7 @@ from explain.pages import (
     UnknownAccountError,
     pages_from_snapshots,
     portfolio_rows,
-    riskiest_arr,
+    riskiest_arr_of_book,
 )
 from explain.playbook import Playbook
 from explain.reasons import Explainer
@@ -194,9 +194,9 @@ class Runtime:
         store = self._require_store()
         as_of = store.latest_date()
         accounts = store.renewing(as_of, horizon_days) if as_of is not None else []
-        rows = []
+        rows, totals = [], None
         if accounts:
-            chosen = riskiest_arr(self.bundle, store.latest(accounts), top)
+            chosen, totals = riskiest_arr_of_book(self.explainer, store.latest(accounts), top)
             history = store.history(chosen, limit=TREND_MONTHS)
             pages = pages_from_snapshots(self.explainer, history, {}, chosen, as_of, None)
             rows = portfolio_rows(pages)
@@ -206,6 +206,7 @@ class Runtime:
             model_version=self.version,
             rows=rows,
             bands=self.explainer.bands,
+            book=totals,
         )
 
     def portfolio_html(self) -> str:

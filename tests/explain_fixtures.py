@@ -103,7 +103,7 @@ def make_change(as_of: date = AS_OF) -> Change:
         churn_risk_now=0.41,
         points=10.0,
         movers=movers,
-        summary="Risk up 10 points since 31 days ago, mostly because active users fell and 2 urgent tickets opened",
+        summary="Risk up 10 points in the last 31 days, mostly because active users fell and 2 urgent tickets opened",
     )
 
 

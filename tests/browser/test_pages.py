@@ -32,7 +32,7 @@ def test_account_page_shows_risk_reasons_and_plays(open_page, tmp_path):
     assert page.locator("#plays tbody tr").count() == 3
     assert page.locator("#plays tr.status-due-now").count() >= 1
     assert page.locator("#risk-trend circle.trend-point").count() == 7
-    assert page.locator("#waterfall .wf-step").count() == 9  # top 8 + "Other 4 features"
+    assert page.locator("#waterfall .wf-step").count() == 9  # the 8 stated facts + "Everything else"
     assert page.locator("#metrics figure.metric").count() == 4
     assert opened.errors == []
 

@@ -10,13 +10,8 @@ from itertools import pairwise
 
 import pytest
 
-from explain.records import MetricSeries, Reason, TrendPoint
+from explain.records import MetricSeries, Reason, RenewingBook, TrendPoint
 from explain.report import (
-    _date,
-    _days,
-    _money,
-    _pct,
-    _pts,
     _waterfall_steps,
     render_account_page,
     render_portfolio_page,
@@ -102,7 +97,7 @@ def test_account_page_has_every_section():
     assert doc.count_class("play") == 3
     assert doc.count_class("status-due-now") == 1
     assert doc.count_class("metric") == 4
-    assert doc.count_class("wf-step") == 9  # top 8 and "Other 4 features"
+    assert doc.count_class("wf-step") == 9  # the 8 stated facts and "Everything else"
     assert "ACME-0042" in doc.all_text
     assert "14 Feb 2027" in doc.all_text
     assert "$184K" in doc.all_text
@@ -179,7 +174,7 @@ def test_customer_text_is_escaped_everywhere():
 
 
 @pytest.mark.parametrize("top", [0, 1, 3, 8, 50])
-def test_waterfall_runs_from_the_average_account_to_this_one(top):
+def test_waterfall_runs_from_comparable_accounts_to_this_one(top):
     explanation = make_explanation()
     steps = _waterfall_steps(explanation, top=top)
 
@@ -188,30 +183,41 @@ def test_waterfall_runs_from_the_average_account_to_this_one(top):
     assert start + sum(s.points for s in steps) == pytest.approx(explanation.churn_risk * 100, abs=1e-6)
     assert steps[-1].end == pytest.approx(explanation.churn_risk * 100, abs=1e-6)
     assert all(a.end == pytest.approx(b.start) for a, b in pairwise(steps))
-    rest = len(explanation.features) - min(top, len(explanation.features))
-    assert (steps[-1].label == f"Other {rest} features") == (rest > 0)
+    assert steps[-1].label == "Everything else"
 
 
-def test_waterfall_takes_the_largest_drivers_whatever_their_order():
+def test_waterfall_bars_are_the_facts_the_cards_state_with_the_same_points():
+    """The chart and the driver cards never disagree: every bar but the last is a stated reason."""
     explanation = make_explanation()
-    shuffled = make_explanation(features=list(reversed(explanation.features)))
+    stated = {f"{r.label}: {r.display_value}": r.points for r in (*explanation.risk_drivers, *explanation.protective)}
+    steps = _waterfall_steps(explanation, top=50)[:-1]
+
+    assert {s.label: s.points for s in steps} == stated
+    assert [abs(s.points) for s in steps] == sorted((abs(p) for p in stated.values()), reverse=True)
+    per_feature_only = {f"{r.label}: {r.display_value}" for r in explanation.features} - set(stated)
+    assert not per_feature_only & {s.label for s in steps}
+
+
+def test_waterfall_takes_the_largest_facts_whatever_their_order():
+    explanation = make_explanation()
+    shuffled = make_explanation(risk_drivers=list(reversed(explanation.risk_drivers)))
 
     assert [s.label for s in _waterfall_steps(shuffled, 3)] == [s.label for s in _waterfall_steps(explanation, 3)]
 
 
 def test_waterfall_ends_at_the_risk_even_when_the_points_do_not_add_up():
-    explanation = make_explanation(features=make_explanation().features[:2], churn_risk=0.5)
-    nan_reason = replace(explanation.features[0], points=math.nan, label="Broken")
-    broken = make_explanation(features=[nan_reason, *explanation.features[1:]], churn_risk=0.5)
+    explanation = make_explanation(churn_risk=0.5)
+    nan_reason = replace(explanation.risk_drivers[0], points=math.nan, label="Broken")
+    broken = make_explanation(risk_drivers=[nan_reason, *explanation.risk_drivers[1:]], churn_risk=0.5)
 
     for case in (explanation, broken):
         steps = _waterfall_steps(case, top=8)
-        assert steps[-1].label == "Other factors"
+        assert steps[-1].label == "Everything else"
         assert steps[-1].end == pytest.approx(50.0)
 
 
-def test_waterfall_of_an_average_account_has_no_steps():
-    explanation = make_explanation(features=[], churn_risk=0.2, peer_churn_risk=0.2)
+def test_waterfall_of_an_account_like_its_peers_has_no_steps():
+    explanation = make_explanation(risk_drivers=[], protective=[], churn_risk=0.2, peer_churn_risk=0.2)
 
     assert _waterfall_steps(explanation) == []
     parse(render_account_page(make_account_page(explanation)))
@@ -289,29 +295,13 @@ def test_portfolio_sparklines_survive_thin_history(trend):
     assert doc.count_class("account-row") == 2
 
 
-# ---------------------------------------------------------------- numbers a CSM reads
+def test_portfolio_page_says_when_it_shows_only_the_top_of_the_book():
+    rows = make_portfolio().rows
+    book = RenewingBook(accounts=1_177, arr=9e6, arr_at_risk=1.5e6, bands={"high": 90, "medium": 400, "low": 687})
+    top = render_portfolio_page(replace(make_portfolio(), book=book))
+    whole = render_portfolio_page(make_portfolio())
+    totals = top[top.index('id="totals"') : top.index('id="shown"')]
 
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1_234_567, "$1.2M"),
-        (184_000, "$184K"),
-        (96_500, "$96.5K"),
-        (950, "$950"),
-        (999_950, "$1M"),
-        (2.5e9, "$2.5B"),
-        (-42_000, "\u2212$42K"),
-        (None, "—"),
-    ],
-)
-def test_money(value, text):
-    assert _money(value) == text
-
-
-def test_percentages_points_dates_and_days():
-    assert [_pct(0.41), _pct(0.004), _pct(0.0), _pct(math.nan)] == ["41%", "<1%", "0%", "—"]
-    assert [_pts(7.0), _pts(-0.44), _pts(0.01), _pts(None)] == ["+7 pts", "\u22120.4 pts", "0 pts", "—"]
-    assert _date(date(2027, 2, 14)) == "14 Feb 2027"
-    days = [_days(45), _days(1), _days(0), _days(-2), _days(None)]
-    assert days == ["in 45 days", "in 1 day", "today", "2 days ago", "—"]
+    assert f"The {len(rows)} renewals with the most ARR at risk, of 1,177" in parse(top).all_text
+    assert "1,177" in totals and "$1.5M" in totals and "90 high" in totals
+    assert f"All {len(rows)} renewals" in parse(whole).all_text

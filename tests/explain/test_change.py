@@ -192,7 +192,7 @@ def test_risk_up_names_only_features_whose_points_rose_with_their_own_numbers():
     assert [m.feature for m in change.movers] == ["tickets_urgent_30d", "usage_logins_mean_30d", "csat_mean_90d"]
     assert [m.points for m in change.movers] == pytest.approx([9.0, 7.2, 5.4])
     assert change.summary == (
-        "Risk up 18 points since 30 days ago (23% to 41%), mostly because "
+        "Risk up 18 points in the last 30 days (23% to 41%), mostly because "
         "urgent-priority tickets (30 days) rose from 0 to 3, daily logins (30-day average) fell from 52 to 41 "
         "and CSAT fell from 4.5 to 3"
     )
@@ -227,7 +227,7 @@ def test_risk_down_names_only_features_whose_points_fell():
     assert change.points == pytest.approx(-18.0)
     assert [m.points for m in change.movers] == pytest.approx([-9.0, -7.2, -5.4])
     assert change.summary == (
-        "Risk down 18 points since 30 days ago (41% to 23%), mostly because "
+        "Risk down 18 points in the last 30 days (41% to 23%), mostly because "
         "urgent-priority tickets (30 days) fell from 3 to 0, daily logins (30-day average) rose from 41 to 52 "
         "and CSAT rose from 3 to 4.5"
     )
@@ -243,7 +243,7 @@ def test_a_rising_trend_whose_points_fell_is_no_reason_the_risk_went_up():
     )
     assert [m.feature for m in change.movers] == ["tickets_urgent_30d"]
     assert change.summary == (
-        "Risk up 18 points since 30 days ago (23% to 41%), "
+        "Risk up 18 points in the last 30 days (23% to 41%), "
         "partly because urgent-priority tickets (30 days) rose from 0 to 2"
     )
 
@@ -313,7 +313,7 @@ def test_phrases_agree_with_the_values():
     )
     assert [(m.phrase, m.value_then, m.value_now) for m in change.movers] == [
         ("champion in place changed from yes to no", 1.0, 0.0),
-        ("logins trend over 30 days fell from -20% to -50%", -0.2, -0.5),
+        ("logins trend over 30 days fell from \u221220% to \u221250%", -0.2, -0.5),
         ("daily logins (30-day average) moved slightly (52)", 52.0, 52.4),  # 52 and 52.4 both read "52"
     ]
 
@@ -336,7 +336,7 @@ def test_a_clock_reset_by_an_event_is_named():
         {"days_since_qbr": 5.0}, {"days_since_qbr": -1.0}, then={"days_since_qbr": 200.0}, risk=(0.41, 0.23)
     )
     assert change.summary == (
-        "Risk down 18 points since 30 days ago (41% to 23%), mostly because "
+        "Risk down 18 points in the last 30 days (41% to 23%), mostly because "
         "days since the last business review fell from 200 days to 5 days"
     )
     # a business review 25 days ago, 5 days after the last snapshot: rose by 20, clearly less than 30
@@ -357,7 +357,7 @@ def test_context_is_never_named_and_time_passing_is_said_as_such():
     )
     assert change.movers == []
     assert change.summary == (
-        "Risk up 18 points since 30 days ago (23% to 41%), "
+        "Risk up 18 points in the last 30 days (23% to 41%), "
         "from time passing and the contract's terms, not from a change in the account"
     )
 
@@ -375,7 +375,7 @@ def test_many_small_changes_when_nothing_stands_out_and_time_is_not_the_cause():
         # the rest of the change came through interactions: features whose values did not change
         {"usage_logins_mean_30d": 0.003, "usage_logins_mean_7d": 0.003, "csat_mean_90d": 0.004, "has_champion": 0.99},
     )
-    assert change.summary == "Risk up 18 points since 30 days ago (23% to 41%), from many small changes"
+    assert change.summary == "Risk up 18 points in the last 30 days (23% to 41%), from many small changes"
 
 
 # 3. Missing is said as what it means --------------------------------------------------------------------------------
@@ -450,7 +450,7 @@ def test_a_value_that_appeared_says_what_was_there_before():
         {"usage_logins_trend_30d": -0.1}, {"usage_logins_trend_30d": 1.0}, then={"usage_logins_trend_30d": NAN}
     )
     assert [m.phrase for m in change.movers] == [
-        "logins trend over 30 days is now -10% (before: too little logins history to measure a 30-day trend)"
+        "logins trend over 30 days is now \u221210% (before: too little logins history to measure a 30-day trend)"
     ]
     empty = {"tickets_urgent_30d": NAN, "median_resolution_days_90d": NAN, "csat_mean_90d": NAN}
     change = change_for(
@@ -474,10 +474,10 @@ def test_movement_and_summary_wording():
         "CSAT is no longer on record (was 4.2)"
     )
     assert movement_phrase("plan", "pro", "starter", "pro", "starter") == "plan changed from pro to starter"
-    assert change_summary(0.2, 30, 0.10, 0.102, []) == "Risk about the same since 30 days ago (10%)"
+    assert change_summary(0.2, 30, 0.10, 0.102, []) == "Risk about the same in the last 30 days (10%)"
     assert (
         change_summary(-12.0, 30, 0.40, 0.28, [])
-        == "Risk down 12 points since 30 days ago (40% to 28%), from many small changes"
+        == "Risk down 12 points in the last 30 days (40% to 28%), from many small changes"
     )
     assert (
         change_summary(1.0, 1, 0.10, 0.11, [])
@@ -522,7 +522,7 @@ def test_the_feature_that_changed_is_the_mover(explainer, small_demo):
     changed = {"seat_utilization_30d", "usage_active_users_mean_30d", "active_users_vs_peak_7m"}
     assert {m.feature for m in change.movers} <= changed
     if change.points > 0.5:
-        assert change.summary.startswith(f"Risk up {abs(change.points):.0f} points since 30 days ago")
+        assert change.summary.startswith(f"Risk up {abs(change.points):.0f} points in the last 30 days")
         assert "because" in change.summary and "fell from" in change.summary
 
 

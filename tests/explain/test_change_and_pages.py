@@ -104,4 +104,10 @@ def test_portfolio_lists_renewals_in_the_horizon_by_arr_at_risk(explainer, small
     assert at_risk == sorted(at_risk, reverse=True)
     everyone, _ = portfolio(explainer, small_demo.tables, as_of, horizon_days=120)
     assert [r.account_id for r in book.rows] == [r.account_id for r in everyone.rows][:15]
-    assert book.arr_at_risk_total == pytest.approx(sum(r.arr_at_risk for r in book.rows))
+    assert len(everyone.rows) > 15 and everyone.shows_all and not book.shows_all
+    # the totals are the whole renewing book's, not the 15 rows shown
+    assert book.totals.accounts == len(everyone.rows)
+    assert book.arr_at_risk_total == pytest.approx(sum(r.arr_at_risk for r in everyone.rows))
+    assert book.arr_total == pytest.approx(sum(r.arr or 0.0 for r in everyone.rows))
+    assert book.totals.bands == {b: sum(r.risk_band == b for r in everyone.rows) for b in ("high", "medium", "low")}
+    assert everyone.totals == everyone.totals.of_rows(everyone.rows)

@@ -8,15 +8,9 @@ import re
 import pytest
 
 from explain.sentences import (
-    changed,
-    count,
     display_value,
-    duration,
     fill,
     missing_sentence,
-    money,
-    number,
-    percent,
     sentence,
 )
 from features.catalog import build_catalog, catalog_for_columns
@@ -138,35 +132,6 @@ def test_bring_your_own_columns_get_generic_sentences():
     )
     assert sentence(catalog["tier"], {"tier": "gold"}) == "Tier: gold"
     assert sentence(catalog["weekly_logins"], {"weekly_logins": None}) == "No weekly logins on record"
-
-
-@pytest.mark.parametrize(
-    ("fn", "value", "expected"),
-    [
-        (number, 41.0, "41"),
-        (number, 4.25, "4.2"),
-        (number, 0.354, "0.35"),
-        (number, 1250.0, "1,250"),
-        (percent, 0.224, "22%"),
-        (percent, 0.004, "0.4%"),
-        (changed, -0.38, "fell 38%"),
-        (changed, 0.001, "held steady"),
-        (duration, 45, "45 days"),
-        (duration, 240, "8 months"),
-        (duration, 840, "2.3 years"),
-        (money, 950, "$950"),
-        (money, 12_500, "$12k"),
-        (money, 1_234_567, "$1.2M"),
-    ],
-)
-def test_number_wording(fn, value, expected):
-    assert fn(value) == expected
-
-
-def test_counts_pluralise_their_last_word():
-    assert count(1, "urgent or high-priority ticket") == "1 urgent or high-priority ticket"
-    assert count(2, "business review") == "2 business reviews"
-    assert count(3, "company") == "3 companies"
 
 
 def test_unknown_format_spec_is_a_clear_error():
