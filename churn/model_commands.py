@@ -28,6 +28,7 @@ from churn.app import (
 from churn.progress import Steps
 from explain.formats import money
 from features.snapshots import DEFAULT_JITTER_DAYS
+from training.names import DEFAULT_MODEL_URI
 
 DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
 SnapshotsOption = Annotated[
@@ -53,7 +54,6 @@ HorizonOption = Annotated[
 ]
 GraceOption = Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")]
-DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
 AllowMissingOption = Annotated[
     bool,
     typer.Option(

@@ -214,7 +214,7 @@ class Explainer:
         self.bundle = bundle
         self.catalog = bundle.catalog
         self.reference: Mapping[str, Mapping[str, object]] = bundle.metadata.get("reference", {})
-        self.bands: tuple[float, float] = tuple(bundle.metadata.get("bands") or (0.10, 0.30))  # type: ignore[assignment]
+        self.bands: tuple[float, float] = bundle.bands
         self.playbook = playbook
 
     def reason(

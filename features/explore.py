@@ -30,16 +30,8 @@ import pandas as pd
 from features.load import Tables
 from features.schema import TABLES
 
-# The column that dates each table's rows, for coverage and volume over time.
-DATE_COLUMNS = {
-    "accounts": "created_at",
-    "contracts": "start_date",
-    "usage": "date",
-    "support_tickets": "opened_at",
-    "nps": "responded_at",
-    "relationship_events": "date",
-    "invoices": "due_date",
-}
+# The column that dates each table's rows, for coverage and volume over time (from the data contract).
+DATE_COLUMNS = {t.name: t.dated_by for t in TABLES}
 
 # The signals the notebook compares between renewed and churned contracts, in this order.
 MAIN_SIGNALS = (

@@ -58,21 +58,12 @@ class Tables:
         Contract dates are left out on purpose: contracts are signed for the future, so
         their end dates say nothing about how far the export reaches.
         """
-        stamps = [self.usage["date"].max()]
-        for name, columns in _EVENT_DATE_COLUMNS.items():
-            frame = self.get(name)
+        stamps = []
+        for table in TABLES:
+            frame = self.get(table.name)
             if frame is not None and len(frame):
-                stamps += [frame[c].max() for c in columns]
+                stamps += [frame[c].max() for c in table.events_dated_by]
         return pd.Timestamp(max(s for s in stamps if pd.notna(s))).normalize()
-
-
-# The columns that date an event (as opposed to a plan for the future such as a due date).
-_EVENT_DATE_COLUMNS = {
-    "support_tickets": ("opened_at", "closed_at"),
-    "nps": ("responded_at",),
-    "relationship_events": ("date",),
-    "invoices": ("paid_at",),
-}
 
 
 # --------------------------------------------------------------------------- messages

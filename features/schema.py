@@ -77,6 +77,11 @@ class Table:
     columns: tuple[Column, ...]
     unique_together: tuple[str, ...] = ()
     checks: tuple[str, ...] = field(default=())  # cross-column rules, in words
+    # The column that dates each row (coverage, volume over time, an account's first activity).
+    dated_by: str = ""
+    # The columns that date something that happened, as opposed to a plan for the future (a
+    # due date, a contract's end): how far the export reaches is read from these alone.
+    events_dated_by: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -114,6 +119,8 @@ ACCOUNTS = Table(
         Column("region", "text", "Sales region.", "emea", required=False, nullable=True),
         Column("created_at", "date", "When the account became a customer.", "2022-03-14"),
     ),
+    dated_by="created_at",
+    events_dated_by=(),
 )
 
 CONTRACTS = Table(
@@ -148,6 +155,8 @@ CONTRACTS = Table(
         ),
     ),
     checks=("end_date is after start_date",),
+    dated_by="start_date",
+    events_dated_by=(),
 )
 
 USAGE = Table(
@@ -176,6 +185,8 @@ USAGE = Table(
         Column("value", "number", "The day's value of the metric.", "37", minimum=0),
     ),
     unique_together=("account_id", "date", "metric"),
+    dated_by="date",
+    events_dated_by=("date",),
 )
 
 SUPPORT_TICKETS = Table(
@@ -201,6 +212,8 @@ SUPPORT_TICKETS = Table(
         Column("escalated", "bool", "Whether the ticket was escalated.", "false", required=False, nullable=True),
     ),
     checks=("closed_at is not before opened_at",),
+    dated_by="opened_at",
+    events_dated_by=("opened_at", "closed_at"),
 )
 
 NPS = Table(
@@ -212,6 +225,8 @@ NPS = Table(
         Column("responded_at", "date", "When the response was given.", "2024-05-20"),
         Column("score", "number", "Likelihood to recommend.", "8", minimum=0, maximum=10),
     ),
+    dated_by="responded_at",
+    events_dated_by=("responded_at",),
 )
 
 RELATIONSHIP_EVENTS_TABLE = Table(
@@ -223,6 +238,8 @@ RELATIONSHIP_EVENTS_TABLE = Table(
         Column("date", "date", "When it happened.", "2024-08-12"),
         Column("event", "choice", "What happened.", "champion_left", choices=RELATIONSHIP_EVENTS),
     ),
+    dated_by="date",
+    events_dated_by=("date",),
 )
 
 INVOICES = Table(
@@ -240,6 +257,8 @@ INVOICES = Table(
         Column("amount", "number", "Invoice amount.", "4000", required=False, nullable=True, minimum=0),
         Column("status", "choice", "Payment status at export time.", "paid", choices=INVOICE_STATUSES),
     ),
+    dated_by="due_date",
+    events_dated_by=("paid_at",),
 )
 
 TABLES: tuple[Table, ...] = (

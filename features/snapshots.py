@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.load import Tables
+from features.schema import TABLES
 
 FULL_HISTORY_DAYS = 180  # the longest behaviour windows (90-day trends against the 90 days before, 180-day support)
 RISK_WINDOW_DAYS = 90  # a plan shorter than this is scored as "cancels within the next 90 days"
@@ -71,17 +72,12 @@ def horizon_bucket(horizon_days: np.ndarray | pd.Series) -> np.ndarray:
 
 def first_activity(tables: Tables) -> pd.Series:
     """The first dated row of each account in any activity table: before it, nothing was observed."""
-    parts = [tables.usage.groupby("account_id")["date"].min()]
-    dated = {
-        "support_tickets": "opened_at",
-        "nps": "responded_at",
-        "relationship_events": "date",
-        "invoices": "due_date",
-    }
-    for name, column in dated.items():
-        frame = tables.get(name)
-        if frame is not None and len(frame):
-            parts.append(frame.groupby("account_id")[column].min())
+    parts = []
+    for table in TABLES:
+        frame = tables.get(table.name)
+        if table.name in ("accounts", "contracts") or frame is None or not len(frame):
+            continue  # a sign-up or a contract is not activity: it is what the activity is about
+        parts.append(frame.groupby("account_id")[table.dated_by].min())
     return pd.concat(parts, axis=1).min(axis=1).rename("first_activity")
 
 

@@ -33,8 +33,8 @@ from explain.sentences import NOT_SENT_COLUMN
 from serving.schemas import AccountResult, AccountScore, FeatureInfo, ModelInfo, Reason
 from serving.store import SnapshotStore, StoreError
 from training.bundle import ModelBundle
+from training.names import DEFAULT_MODEL_URI
 
-DEFAULT_MODEL_URI = "models:/renewal-risk@champion"
 DEFAULT_STORE = "out/snapshots.db"
 MODEL_ENV, STORE_ENV, TOKEN_ENV = "CHURN_MODEL_URI", "CHURN_SNAPSHOT_STORE", "CHURN_API_TOKEN"
 _STORE_OPENING = threading.Lock()

@@ -22,6 +22,7 @@ import pandas as pd
 from features.catalog import Catalog, records_version
 from features.io import atomic_path
 from training.calibrate import Calibrator
+from training.names import DEFAULT_BANDS
 from training.peers import PeerBaselines
 
 BUNDLE_FORMAT = 1
@@ -84,6 +85,12 @@ class ModelBundle:
     calibrator: Calibrator
     catalog: Catalog
     metadata: dict = field(default_factory=dict)
+
+    @property
+    def bands(self) -> tuple[float, float]:
+        """The risk band thresholds the model was trained with (older bundles: the defaults)."""
+        low, high = self.metadata.get("bands") or DEFAULT_BANDS
+        return float(low), float(high)
 
     @functools.cached_property
     def peers(self) -> PeerBaselines:

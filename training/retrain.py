@@ -28,7 +28,8 @@ from features.outcomes import DEFAULT_GRACE_DAYS
 from features.snapshots import DEFAULT_HORIZONS
 from training import evaluate, track
 from training.dataset import TrainingTable, fingerprint, from_snapshots
-from training.train import DEFAULT_BANDS, TrainConfig, TrainResult, train
+from training.names import DEFAULT_BANDS
+from training.train import TrainConfig, TrainResult, train
 
 COMPARED_METRICS = (
     "roc_auc",

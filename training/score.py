@@ -114,7 +114,7 @@ def score(
     name, also under that name as the first column. ``keep`` columns of the table ride along
     after the scores, then ``extra`` columns (row-aligned, e.g. reasons).
     """
-    bands = tuple(bands or bundle.metadata.get("bands") or (0.10, 0.30))  # type: ignore[assignment]
+    bands = tuple(bands or bundle.bands)  # type: ignore[assignment]
     absent = [c for c in keep if c not in snapshots.columns]
     if absent:
         raise ValueError(

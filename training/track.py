@@ -26,13 +26,11 @@ from mlflow.types.schema import ColSpec, Schema
 
 from training import evaluate
 from training.bundle import ModelBundle
+from training.names import CHAMPION, MODEL_NAME
 from training.train import TrainResult
 
-MODEL_NAME = "renewal-risk"
 EXPERIMENT = "renewal-risk"
-CHAMPION = "champion"
 CHALLENGER = "challenger"
-DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 ECE_TOLERANCE = 0.005
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,11 +23,10 @@ from training import evaluate, model
 from training.bundle import FeatureSchema, ModelBundle
 from training.calibrate import choose_on_held_out, fit_calibrator
 from training.dataset import TrainingTable
+from training.names import DEFAULT_BANDS
 from training.peers import fit_peers, peer_keys
 from training.reference import fit_reference
 from training.split import DEFAULT_FRACTIONS, Split, random_split, time_split
-
-DEFAULT_BANDS = (0.10, 0.30)  # churn risk below 10% is low, below 30% medium, else high
 
 
 @dataclass(frozen=True)

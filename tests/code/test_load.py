@@ -767,3 +767,12 @@ def test_line_numbers_are_physical_lines(export_dir, extra, bad_line):
     """A bad value after blank lines or a quoted newline is reported at the line an editor shows."""
     path = write_table(export_dir, "usage", [*VALID["usage"], *extra, "A3,2024-06-04,logins,-1"])
     assert_reports(load_error(export_dir), path, ">= 0", column="value", refs=(f"line {bad_line}",))
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.name for t in TABLES])
+def test_the_contract_says_which_columns_date_each_table(table):
+    """One place says which column dates a table's rows; coverage, first activity and data_end all read it."""
+    dates = {c.name for c in table.columns if c.kind in ("date", "day")}
+    assert table.dated_by in dates
+    assert set(table.events_dated_by) <= dates
+    assert "end_date" not in table.events_dated_by and "due_date" not in table.events_dated_by  # plans, not events

@@ -13,9 +13,11 @@ from training.score import SCORE_COLUMNS, id_column, score
 
 def model(risks: list[float], metadata: dict | None = None, features: tuple[str, ...] = ("usage",)):
     """A stand-in bundle: fixed risks, the metadata and feature names the scorer reads."""
+    metadata = {"bands": [0.1, 0.3], "label": "churned", "time_col": "renewal_date"} | (metadata or {})
     return SimpleNamespace(
         churn_probability=lambda frame, warn=True: np.asarray(risks[: len(frame)], dtype=float),
-        metadata={"bands": [0.1, 0.3], "label": "churned", "time_col": "renewal_date"} | (metadata or {}),
+        metadata=metadata,
+        bands=tuple(metadata["bands"]),
         version_label="7",
         schema=SimpleNamespace(names=list(features)),
     )
