@@ -46,7 +46,7 @@ browser: ## Install Debian's Chromium for the browser tests, unless /usr/bin/chr
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
-test: $(STAMP) ## Run the whole test suite (the command CI runs)
+test: $(STAMP) browser ## Run the whole test suite, browser tests included (the command CI runs)
 	$(BIN)/pytest
 
 test-fast: $(STAMP) ## Run the tests that need no server, browser or notebook
