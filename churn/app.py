@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.rich_utils
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
@@ -29,6 +30,21 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 EXIT_BAD_INPUT = 2
+HELP_WIDTH = 120  # help that is piped, captured or read in CI renders at this width instead of rich's 80
+
+
+def _help_width() -> int | None:
+    """A terminal's own width; otherwise (``churn score --help | less``, a test) ``HELP_WIDTH`` or $TERMINAL_WIDTH.
+
+    Rich falls back to 80 columns when it writes to no terminal, and then cuts option names
+    and defaults with an ellipsis (``models:/renewal-risk@c…``).
+    """
+    if os.environ.get("TERMINAL_WIDTH"):
+        return int(os.environ["TERMINAL_WIDTH"])
+    return None if Console().is_terminal else HELP_WIDTH
+
+
+typer.rich_utils.MAX_WIDTH = _help_width()
 DEFAULT_WORKERS = min(os.cpu_count() or 1, 8)
 
 
