@@ -206,9 +206,9 @@ def catalog(
 ) -> None:
     """List every feature with its description, unit and driver group."""
     from features.catalog import build_catalog
-    from features.load import find_table_file, load_table
+    from features.load import find_table_file, load_table, metric_vocabulary
     from features.schema import TABLES_BY_NAME
-    from features.usage import metric_vocabulary, usage_metric_names
+    from features.usage import usage_metric_names
 
     path = find_table_file(data, "usage")
     metrics = metric_vocabulary(load_table(path, TABLES_BY_NAME["usage"])) if path else ["active_users"]

@@ -23,8 +23,20 @@ PlaybookOption = Annotated[
 ]
 
 
-def _context(data: Path, model_uri: str, tracking_uri: str | None, playbook: Path | None, as_of: str | None, steps):
-    """Load tables, model and playbook once; every explain/report command starts here."""
+def _context(
+    data: Path,
+    model_uri: str,
+    tracking_uri: str | None,
+    playbook: Path | None,
+    as_of: str | None,
+    steps,
+    accounts: list[str] | None = None,
+):
+    """Load tables, model and playbook once; every explain/report command starts here.
+
+    ``accounts`` reads only those accounts' rows (and the export-wide facts): a command about
+    one account does not load the whole book.
+    """
     from explain.pages import default_as_of
     from explain.playbook import Playbook, PlaybookError
     from explain.reasons import Explainer
@@ -35,8 +47,9 @@ def _context(data: Path, model_uri: str, tracking_uri: str | None, playbook: Pat
         plays = Playbook.load(playbook)
     except PlaybookError as err:
         raise UsageError(str(err)) from None
-    with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
-        tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
+    whose = f" ({', '.join(accounts)})" if accounts else ""
+    with steps.bar(f"Loading and validating tables from {data}{whose}", total=len(TABLES)) as update:
+        tables = load_tables(data, on_table=lambda name, done, total: update(done, total), accounts=accounts)
     with steps.step(f"Loading model {model_uri}"):
         bundle = _load_model(model_uri, tracking_uri)
     when = parse_date(as_of, "--as-of") or default_as_of(tables)
@@ -64,7 +77,7 @@ def explain_command(
     from explain.pages import UnknownAccountError, account_pages, explain_accounts
 
     with Steps(console) as steps:
-        tables, explainer, when = _context(data, model_uri, tracking_uri, playbook, as_of, steps)
+        tables, explainer, when = _context(data, model_uri, tracking_uri, playbook, as_of, steps, [account])
         with steps.step(f"Explaining {account} as of {when.date()}"):
             try:
                 if format == "html":

@@ -34,7 +34,7 @@ def tables_for_accounts(tables: Tables, account_ids: Iterable[str]) -> Tables:
         frame = tables.get(name)
         if frame is not None:
             pieces[name] = frame[frame["account_id"].isin(wanted).to_numpy()]
-    return replace(tables, **pieces)
+    return replace(tables, **pieces, export=tables.facts())  # features compare with the whole export
 
 
 def monthly_dates(as_of: pd.Timestamp, months: int) -> list[pd.Timestamp]:

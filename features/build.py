@@ -35,7 +35,6 @@ from features.usage import (
     UsageRows,
     adoption_features,
     decline_features,
-    metric_vocabulary,
     usage_features,
     usage_metric_names,
 )
@@ -179,9 +178,9 @@ def build_features(
     sends them to the active ``distributed.Client`` instead. ``on_partition(done, total)`` is
     called as partitions finish, for a progress bar.
     """
-    metrics = metric_vocabulary(tables.usage)
+    metrics = tables.usage_metrics  # the export's, even when the tables hold only some accounts
     catalog = build_catalog(usage_metric_names(metrics))
-    usage_start = tables.usage["date"].min()
+    usage_start = tables.usage_start
     grid = grid.reset_index(drop=True).assign(_row=np.arange(len(grid)))
     partitions = partitions or (1 if workers <= 1 and scheduler is None else max(2 * workers, 4))
     partitions = partitions if len(grid) else 1  # nothing to split: one pass gives the empty frame its columns

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.schema import TABLES, Column, Table
+from features.schema import TABLES, TABLES_BY_NAME, Column, Table
 
 MAX_SHOWN_ROWS = 5
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -35,8 +35,27 @@ class DataError(ValueError):
 
 
 @dataclass(frozen=True)
+class ExportFacts:
+    """What the whole export says, kept when only some accounts' rows are held.
+
+    Features compare an account with the export it came from: how far back the usage export
+    reaches (before it, nothing was observed), the last day it describes, and every usage
+    metric name (a metric some account never used is a zero for it, not a missing column).
+    A table of one account's rows cannot tell these, so they travel with it.
+    """
+
+    usage_start: pd.Timestamp
+    data_end: pd.Timestamp
+    usage_metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Tables:
-    """The validated input tables. Optional tables that were absent are ``None``."""
+    """The validated input tables. Optional tables that were absent are ``None``.
+
+    ``export`` is set when the tables hold only some accounts' rows (``load_tables(accounts=...)``,
+    ``explain.history.tables_for_accounts``): the export-wide facts then come from it.
+    """
 
     accounts: pd.DataFrame
     contracts: pd.DataFrame
@@ -47,6 +66,7 @@ class Tables:
     invoices: pd.DataFrame | None = None
     missing_tables: tuple[str, ...] = field(default=())
     sources: dict[str, Path] = field(default_factory=dict)
+    export: ExportFacts | None = None
 
     def get(self, name: str) -> pd.DataFrame | None:
         return getattr(self, name)
@@ -58,12 +78,45 @@ class Tables:
         Contract dates are left out on purpose: contracts are signed for the future, so
         their end dates say nothing about how far the export reaches.
         """
-        stamps = []
-        for table in TABLES:
-            frame = self.get(table.name)
-            if frame is not None and len(frame):
-                stamps += [frame[c].max() for c in table.events_dated_by]
-        return pd.Timestamp(max(s for s in stamps if pd.notna(s))).normalize()
+        if self.export is not None:
+            return self.export.data_end
+        return _latest_event({name: self.get(name) for name in _EVENT_TABLES})
+
+    @property
+    def usage_start(self) -> pd.Timestamp:
+        """The first day of the usage export: before it, no account was observed."""
+        return self.export.usage_start if self.export is not None else pd.Timestamp(self.usage["date"].min())
+
+    @property
+    def usage_metrics(self) -> list[str]:
+        """Every usage metric name in the export, sorted."""
+        return list(self.export.usage_metrics) if self.export is not None else metric_vocabulary(self.usage)
+
+    def facts(self) -> ExportFacts:
+        """The export-wide facts of these tables, to keep beside a subset of their accounts."""
+        return self.export or ExportFacts(self.usage_start, self.data_end, tuple(self.usage_metrics))
+
+
+_EVENT_TABLES = [t.name for t in TABLES if t.events_dated_by]
+
+
+def metric_vocabulary(usage: pd.DataFrame) -> list[str]:
+    """Every metric name in the usage table, sorted.
+
+    Taken once from the whole export and handed to every partition, so a partition whose
+    accounts never used some metric still builds its columns the same way (zero, not missing).
+    """
+    return sorted(str(m) for m in pd.unique(usage["metric"].astype("str")))
+
+
+def _latest_event(frames: dict[str, pd.DataFrame | None]) -> pd.Timestamp:
+    """The latest value of any column that dates an event (``Table.events_dated_by``), as a day."""
+    stamps = []
+    for table in TABLES:
+        frame = frames.get(table.name)
+        if frame is not None and len(frame):
+            stamps += [frame[c].max() for c in table.events_dated_by if c in frame]
+    return pd.Timestamp(max(s for s in stamps if pd.notna(s))).normalize()
 
 
 # --------------------------------------------------------------------------- messages
@@ -623,14 +676,124 @@ def load_table(path: Path, table: Table) -> pd.DataFrame:
     return parse_table(read_raw(path, table), table, path)
 
 
+def _account_filter(arrow: pa.Table, accounts: list[str]) -> pa.Table:
+    """Only the rows of these accounts (every table keys its rows by account_id)."""
+    if "account_id" not in arrow.column_names:
+        return arrow
+    ids = arrow.column("account_id")
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(ids.type.value_type)
+    return arrow.filter(pc.is_in(ids.cast(pa.string()), value_set=pa.array(accounts, pa.string())))
+
+
+def _read_accounts(path: Path, table: Table, accounts: list[str]) -> pd.DataFrame:
+    """The raw rows of ``accounts`` only: a Parquet file is filtered as it is read, a CSV file after parsing."""
+    if path.suffix.lower() == ".csv":
+        arrow = _read_csv(path, table)
+    else:
+        try:
+            arrow = pq.read_table(path, read_dictionary=[], filters=[("account_id", "in", accounts)])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, KeyError):
+            arrow = _read_parquet(path, table)  # no account_id column, or a type the filter cannot compare
+    arrow = _account_filter(arrow.rename_columns([str(c).strip() for c in arrow.column_names]), accounts)
+    return arrow.to_pandas().reset_index(drop=True)
+
+
+def load_accounts_table(path: Path, table: Table, accounts: list[str]) -> pd.DataFrame:
+    """Read and validate the rows of ``accounts`` in one table file (an empty, typed table when there are none).
+
+    The subset is held to the same contract. When it breaks a rule, the whole file is loaded
+    instead: the error then names the file's real line numbers, and a rule that holds of the
+    export but not of a subset (the usage metric the model needs, absent for one account)
+    does not stop a command about one account.
+    """
+    raw = _read_accounts(path, table, accounts)
+    if raw.empty and set(table.required_columns) <= set(raw.columns):
+        return pd.DataFrame({c.name: pd.Series(dtype=_empty_dtype(c)) for c in table.columns})
+    try:
+        return parse_table(raw, table, path)
+    except DataError:
+        whole = load_table(path, table)
+        return whole[whole["account_id"].astype("str").isin(accounts).to_numpy()].reset_index(drop=True)
+
+
+def _distinct_values(path: Path, table: Table, name: str) -> pa.Array:
+    """The distinct raw values of one column of a whole table file, read a block at a time (bounded memory)."""
+    found = []
+    if path.suffix.lower() == ".csv":
+        header = [h for h in _check_csv_text(path, table) if h.strip() == name]
+        if not header:
+            return pa.array([], pa.string())
+        convert = pacsv.ConvertOptions(
+            include_columns=header[:1],
+            column_types={header[0]: pa.string()},
+            strings_can_be_null=True,
+            null_values=[""],
+        )
+        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert) as rows:
+            found = [pc.unique(batch.column(0)) for batch in rows]
+    else:
+        columns = [f.name for f in pq.read_schema(path) if f.name.strip() == name]
+        parquet = pq.ParquetFile(path, read_dictionary=columns)  # text arrives as codes: unique over ints
+        if not columns:
+            return pa.array([], pa.string())
+        for group in range(parquet.num_row_groups):
+            column = parquet.read_row_group(group, columns=columns[:1]).column(0).combine_chunks()
+            if pa.types.is_dictionary(column.type):
+                column = column.dictionary.take(pc.unique(column.indices))
+            found.append(pc.unique(column))
+    if not found:
+        return pa.array([], pa.string())
+    return pc.unique(pa.chunked_array(found).combine_chunks())
+
+
+def _distinct_parsed(path: Path, table: Table, name: str) -> pd.Series:
+    """The distinct values of a column, parsed as ``load_table`` parses it.
+
+    Only the distinct values are parsed (about a thousand days, ten metric names, out of
+    millions of rows). A value that does not parse sends the whole file through
+    ``load_table``, whose error names the real rows.
+    """
+    values = pd.Series(_distinct_values(path, table, name).to_pandas(), dtype=object)
+    column = table.column(name)
+    if column.kind in ("text", "choice", "id"):
+        return values.dropna().astype("str")
+    try:
+        return _parse_column(values, RowReference(path), column).dropna()
+    except DataError:
+        load_table(path, table)
+        raise
+
+
+def export_facts(paths: dict[str, Path]) -> ExportFacts:
+    """The export-wide facts, from the distinct values of the dating and metric columns only, not from every row."""
+    usage = TABLES_BY_NAME["usage"]
+    days = _distinct_parsed(paths["usage"], usage, "date")
+    metrics = tuple(sorted(_distinct_parsed(paths["usage"], usage, "metric")))
+    dated = {"usage": pd.DataFrame({"date": days})}
+    for name in _EVENT_TABLES:
+        if name in paths and name != "usage":
+            table = TABLES_BY_NAME[name]
+            dated[name] = pd.DataFrame(
+                {c: _distinct_parsed(paths[name], table, c).max() for c in table.events_dated_by}, index=[0]
+            )
+    return ExportFacts(pd.Timestamp(days.min()), _latest_event(dated), metrics)
+
+
 def load_tables(
-    data_dir: Path | str, tables: Iterable[Table] = TABLES, on_table: Callable[[str, int, int], None] | None = None
+    data_dir: Path | str,
+    tables: Iterable[Table] = TABLES,
+    on_table: Callable[[str, int, int], None] | None = None,
+    accounts: Iterable[str] | None = None,
 ) -> Tables:
     """Read, validate and cross-check every table in ``data_dir``.
 
     Raises ``DataError`` with a message for the person who made the export. ``on_table(name,
     done, total)`` is called as each table is done (or found absent), for a progress bar.
+    ``accounts`` reads only those accounts' rows (a command about one account need not hold
+    11 million usage rows), with the export-wide facts kept beside them (``Tables.export``).
     """
+    wanted = None if accounts is None else sorted({str(a) for a in accounts})
     tables = list(tables)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -650,9 +813,10 @@ def load_tables(
                 )
             missing.append(table.name)
         else:
-            frames[table.name] = load_table(path, table)
+            frames[table.name] = load_table(path, table) if wanted is None else load_accounts_table(path, table, wanted)
             paths[table.name] = path
         if on_table:
             on_table(table.name, done, len(tables))
     _check_account_references(frames, paths)
-    return Tables(**frames, missing_tables=tuple(missing), sources=paths)
+    export = None if wanted is None else export_facts(paths)
+    return Tables(**frames, missing_tables=tuple(missing), sources=paths, export=export)

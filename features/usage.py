@@ -22,15 +22,6 @@ DECLINE_LOOKBACK = 210  # compared with the best 30-day level whose window ended
 DECLINE_STEP = 15
 
 
-def metric_vocabulary(usage: pd.DataFrame) -> list[str]:
-    """Every metric name in the usage table, sorted.
-
-    Taken once from the whole table and handed to every partition, so a partition whose
-    accounts never used some metric still builds its columns the same way (zero, not missing).
-    """
-    return sorted(str(m) for m in usage["metric"].unique())
-
-
 def usage_metric_names(metrics: list[str]) -> list[str]:
     """Metrics that get the per-metric usage family: everything except product modules."""
     return [m for m in metrics if not m.startswith(MODULE_METRIC_PREFIX)]
