@@ -36,11 +36,14 @@ import psutil
 import requests
 
 from explain.pages import TREND_MONTHS, default_as_of
+from explain.playbook import Playbook
+from explain.reasons import Explainer
 from features.build import build_scoring_snapshots, build_training_snapshots
 from features.load import load_tables
 from serving.local import start_server, stop_server
 from serving.runtime import Runtime
 from serving.store import store_from_tables
+from training.bundle import ModelBundle
 from training.dataset import from_snapshots
 from training.train import TrainConfig, train
 
@@ -102,7 +105,12 @@ def main() -> None:
     model = result.bundle.save(tmp / "model")
     as_of = default_as_of(tables)
     current = build_scoring_snapshots(tables, as_of).frame
-    store_from_tables(tmp / "snapshots.db", tables, current, as_of, months=TREND_MONTHS)
+    # as `churn score --store` does: the model the service will load (from its folder), so the
+    # store holds that model's precomputed answers (serving/answers.py)
+    explainer = Explainer(ModelBundle.load(model), Playbook.load())
+    started = time.perf_counter()
+    store_from_tables(tmp / "snapshots.db", tables, current, as_of, months=TREND_MONTHS, explainer=explainer)
+    store_seconds = time.perf_counter() - started
     names = result.bundle.schema.names
     rows = current.sample(n=BATCH, replace=len(current) < BATCH, random_state=0).reset_index(drop=True)
     batch = payloads(rows, names)
@@ -158,6 +166,9 @@ def main() -> None:
         "model_trees": result.bundle.booster.num_trees(),
         "features": len(names),
         "batch_size": BATCH,
+        "store_accounts": int(current["account_id"].nunique()),
+        "store_months": TREND_MONTHS,
+        "store_write_with_precompute_s": round(store_seconds, 1),
         "reasons": REASONS,
         "in_process_accounts_per_s": round(in_process),
         "http_batch_accounts_per_s": round(over_http),
