@@ -6,10 +6,16 @@ Targets (issue #5):
 - one account with reasons: p99 latency at most 50 ms (p50 reported too);
 - 16 concurrent clients for 60 s: zero errors; throughput and the server's memory reported.
 
+Targets (issue #11, per-account routes, read from the snapshot store):
+- ``GET /accounts/{id}``, one client: p50 at most 20 ms;
+- ``POST /score_accounts`` with one id, one client: p50 at most 15 ms;
+- 8 concurrent clients on those two routes: at least 80 requests/s, zero errors.
+
 The model is trained on the demo data (``--data``) and served from a folder, with a snapshot
 store of the current book; every request loop is bounded in count and time.
 
     python benchmarks/bench_serve.py [--data data/demo] [--seconds 60] [--clients 16]
+                                     [--account-seconds 30] [--account-clients 8]
 """
 
 from __future__ import annotations
@@ -23,17 +29,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import psutil
 import requests
 
-from explain.pages import default_as_of
+from explain.pages import TREND_MONTHS, default_as_of
+from explain.playbook import Playbook
+from explain.reasons import Explainer
 from features.build import build_scoring_snapshots, build_training_snapshots
 from features.load import load_tables
 from serving.local import start_server, stop_server
 from serving.runtime import Runtime
 from serving.store import store_from_tables
+from training.bundle import ModelBundle
 from training.dataset import from_snapshots
 from training.train import TrainConfig, train
 
@@ -84,6 +94,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--single", type=int, default=500, help="sequential single-account requests")
+    parser.add_argument("--account-seconds", type=float, default=30, help="length of the per-account load")
+    parser.add_argument("--account-clients", type=int, default=8, help="clients of the per-account load")
     args = parser.parse_args()
 
     tables = load_tables(args.data)
@@ -93,7 +105,12 @@ def main() -> None:
     model = result.bundle.save(tmp / "model")
     as_of = default_as_of(tables)
     current = build_scoring_snapshots(tables, as_of).frame
-    store_from_tables(tmp / "snapshots.db", tables, current, as_of, months=2)
+    # as `churn score --store` does: the model the service will load (from its folder), so the
+    # store holds that model's precomputed answers (serving/answers.py)
+    explainer = Explainer(ModelBundle.load(model), Playbook.load())
+    started = time.perf_counter()
+    store_from_tables(tmp / "snapshots.db", tables, current, as_of, months=TREND_MONTHS, explainer=explainer)
+    store_seconds = time.perf_counter() - started
     names = result.bundle.schema.names
     rows = current.sample(n=BATCH, replace=len(current) < BATCH, random_state=0).reset_index(drop=True)
     batch = payloads(rows, names)
@@ -125,6 +142,22 @@ def main() -> None:
             latencies.append(1e3 * (time.perf_counter() - started))
             response.raise_for_status()
 
+        ids = [p["account_id"] for p in batch]
+        paths = [quote(a, safe="") for a in ids]
+        per_account = {
+            "account_json": sequential(
+                session, args.single, lambda i: ("GET", f"{base}/accounts/{paths[i % BATCH]}", None)
+            ),
+            "account_page": sequential(
+                session, args.single // 5, lambda i: ("GET", f"{base}/accounts/{paths[i % BATCH]}/page", None)
+            ),
+            "score_accounts_one": sequential(
+                session,
+                args.single,
+                lambda i: ("POST", f"{base}/score_accounts", {"account_ids": [ids[i % BATCH]], "reasons": REASONS}),
+            ),
+        }
+        account_load = per_account_load(base, ids, args.account_clients, args.account_seconds)
         load = concurrent_load(base, batch, args.clients, args.seconds, process)
     finally:
         stop_server(process)
@@ -133,6 +166,9 @@ def main() -> None:
         "model_trees": result.bundle.booster.num_trees(),
         "features": len(names),
         "batch_size": BATCH,
+        "store_accounts": int(current["account_id"].nunique()),
+        "store_months": TREND_MONTHS,
+        "store_write_with_precompute_s": round(store_seconds, 1),
         "reasons": REASONS,
         "in_process_accounts_per_s": round(in_process),
         "http_batch_accounts_per_s": round(over_http),
@@ -140,12 +176,76 @@ def main() -> None:
         "single_p50_ms": round(statistics.median(latencies), 2),
         "single_p99_ms": round(float(np.percentile(latencies, 99)), 2),
         "single_requests": len(latencies),
+        **{f"{route}_{k}": v for route, figures in per_account.items() for k, v in figures.items()},
+        **account_load,
         **load,
         "server_workers": args.workers,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_serve.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+
+
+def sequential(session: requests.Session, count: int, request) -> dict:
+    """One client, ``count`` requests in a row (after one warm-up): p50 and p99 latency in ms.
+
+    ``request(i)`` gives the i-th request as (method, url, JSON body or None); every answer must be 200.
+    """
+    latencies = []
+    for i in range(-1, count):
+        method, url, body = request(max(i, 0))
+        started = time.perf_counter()
+        response = session.request(method, url, json=body, timeout=30)
+        elapsed = 1e3 * (time.perf_counter() - started)
+        response.raise_for_status()
+        if i >= 0:
+            latencies.append(elapsed)
+    return {
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "requests": len(latencies),
+    }
+
+
+def per_account_load(base: str, ids: list[str], clients: int, seconds: float) -> dict:
+    """``clients`` threads for ``seconds``, alternating ``GET /accounts/{id}`` and ``/score_accounts`` of one id."""
+    stop = time.monotonic() + seconds
+    counts = {"ok": 0, "errors": 0, "status": {}}
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        session = requests.Session()
+        i = k
+        while time.monotonic() < stop:
+            i += clients
+            account = ids[i % len(ids)]
+            try:
+                if i % 2:
+                    response = session.get(f"{base}/accounts/{quote(account, safe='')}", timeout=30)
+                else:
+                    body = {"account_ids": [account], "reasons": REASONS}
+                    response = session.post(f"{base}/score_accounts", json=body, timeout=30)
+                status = response.status_code
+            except requests.RequestException as error:  # counted as an error, by kind
+                status = type(error).__name__
+            with lock:
+                counts["ok" if status == 200 else "errors"] += 1
+                counts["status"][status] = counts["status"].get(status, 0) + 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for k in range(clients):
+            pool.submit(client, k)
+    elapsed = time.perf_counter() - started
+    total = counts["ok"] + counts["errors"]
+    return {
+        "account_load_clients": clients,
+        "account_load_seconds": round(elapsed, 1),
+        "account_load_requests": total,
+        "account_load_errors": counts["errors"],
+        "account_load_status_codes": {str(k): v for k, v in counts["status"].items()},
+        "account_load_requests_per_s": round(total / elapsed, 1),
+    }
 
 
 def concurrent_load(base: str, batch: list[dict], clients: int, seconds: float, process) -> dict:

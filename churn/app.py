@@ -108,18 +108,32 @@ StoreMonthsOption = Annotated[
 ]
 
 
-def write_store(store: Path, tables, current, as_of, months: int, steps) -> None:
+def write_store(store: Path, tables, current, as_of, months: int, steps, bundle=None) -> None:
     """The snapshot store the service reads: ``current`` plus earlier monthly snapshots and weekly charts.
 
-    A path that is not a snapshot store (another application's SQLite file, a damaged store, a
-    directory) is refused with exit code 2 and left untouched; writing an older date than the
-    store holds adds that date's snapshots and keeps the newer charts."""
+    With ``bundle`` (the model `churn score` used), each account's score, reasons, page and
+    change are precomputed for that model and kept beside its snapshots, so a service with the
+    same model reads them instead of running the model per request (the playbook is
+    $CHURN_PLAYBOOK's, as the service's). A path that is not a snapshot store (another
+    application's SQLite file, a damaged store, a directory) is refused with exit code 2 and
+    left untouched; writing an older date than the store holds adds that date's snapshots and
+    keeps the newer charts."""
     from serving.store import StoreError, check_writable, store_from_tables
 
+    explainer = None
+    if bundle is not None:
+        from explain.playbook import Playbook, PlaybookError
+        from explain.reasons import Explainer
+
+        try:
+            explainer = Explainer(bundle, Playbook.load())
+        except PlaybookError as error:
+            raise UsageError(str(error)) from None
+    what = " with precomputed scores and pages" if explainer else ""
     try:
         check_writable(store)
-        with steps.step(f"Writing {months} monthly snapshots per account to the store {store}"):
-            store_from_tables(store, tables, current, as_of, months)
+        with steps.step(f"Writing {months} monthly snapshots per account{what} to the store {store}"):
+            store_from_tables(store, tables, current, as_of, months, explainer=explainer)
     except StoreError as error:
         raise UsageError(str(error)) from None
 

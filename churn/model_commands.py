@@ -513,7 +513,7 @@ def score_command(
         with steps.step(f"Writing {out}"):
             write_table(scores, out)
         if store is not None:
-            write_store(store, tables, frame, parse_date(as_of, "--as-of"), store_months, steps)
+            write_store(store, tables, frame, parse_date(as_of, "--as-of"), store_months, steps, bundle=bundle)
     has_arr = "arr" in frame.columns and scores["arr"].notna().any()
     console.print(_top_table(scores, top, has_arr))
     console.print(_arr_at_risk_line(scores, "arr" in frame.columns))

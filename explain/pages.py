@@ -45,6 +45,27 @@ def default_as_of(tables: Tables) -> pd.Timestamp:
     return (tables.data_end + pd.Timedelta(days=1)).normalize()
 
 
+def with_names(snapshots: pd.DataFrame, tables: Tables) -> pd.DataFrame:
+    """``snapshots`` with each account's name from ``accounts.name`` (a column the contract allows to be empty).
+
+    The name is what a CSM recognises an account by; it is carried beside the features, never
+    given to the model."""
+    accounts = tables.accounts
+    if "name" not in accounts.columns or snapshots.empty:
+        return snapshots
+    names = accounts.drop_duplicates("account_id").set_index("account_id")["name"]
+    named = snapshots.drop(columns="name", errors="ignore")
+    return named.assign(name=named["account_id"].map(names))
+
+
+def _named(explanations: list[Explanation], rows: pd.DataFrame) -> list[Explanation]:
+    """Explanations carrying their account's name, when ``rows`` (in the same order) have one."""
+    if "name" not in rows.columns:
+        return explanations
+    names = [None if pd.isna(n) else str(n) for n in rows["name"]]
+    return [replace(e, name=n) for e, n in zip(explanations, names, strict=True)]
+
+
 def explain_accounts(
     explainer: Explainer,
     tables: Tables,
@@ -57,9 +78,9 @@ def explain_accounts(
     """Explanations at ``as_of`` (with the change since ``compare_days`` earlier, if given), in the order asked."""
     as_of = pd.Timestamp(as_of).normalize()
     dates = [as_of] if not compare_days else [as_of - pd.Timedelta(days=compare_days), as_of]
-    snapshots = snapshots_at(tables, dates, account_ids)
+    snapshots = with_names(snapshots_at(tables, dates, account_ids), tables)
     now = _rows_at(snapshots, as_of, account_ids)
-    explanations = explainer.explain(now, detail=detail, warn=False)
+    explanations = _named(explainer.explain(now, detail=detail, warn=False), now)
     if compare_days:
         explanations = _with_changes(explainer, explanations, snapshots, dates[0], now)
     return explanations
@@ -122,7 +143,7 @@ def account_pages(
     then = as_of - pd.Timedelta(days=compare_days) if compare_days else (dates[-2] if len(dates) > 1 else None)
     if then is not None and then not in dates:
         dates = sorted([*dates, then])
-    snapshots = snapshots_at(tables, dates, account_ids)
+    snapshots = with_names(snapshots_at(tables, dates, account_ids), tables)
     series = metric_series(tables, list(account_ids), as_of, SERIES_WEEKS)
     return pages_from_snapshots(explainer, snapshots, series, account_ids, as_of, then)
 
@@ -142,7 +163,7 @@ def pages_from_snapshots(
     measured against.
     """
     now = _rows_at(snapshots, as_of, account_ids)
-    explanations = explainer.explain(now, detail=True, warn=False)
+    explanations = _named(explainer.explain(now, detail=True, warn=False), now)
     if then is not None:
         explanations = _with_changes(explainer, explanations, snapshots, then, now)
     trends = _trends(explainer, snapshots[snapshots["as_of"] <= as_of])
@@ -238,6 +259,7 @@ def _row(page: AccountPage) -> PortfolioRow:
     e = page.explanation
     return PortfolioRow(
         account_id=e.account_id,
+        name=e.name,
         segment=e.segment,
         arr=e.arr,
         renewal_date=e.renewal_date,

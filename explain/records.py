@@ -111,6 +111,7 @@ class Explanation:
     change: Change | None = None
     summary: str = ""  # one line: "High risk (41%): usage, support and relationship"
     horizon_note: str = ""  # set when the renewal is further ahead than the model was trained for
+    name: str | None = None  # the account's name (accounts.name), shown beside the id; customer text, never a feature
 
     def to_dict(self, *, all_features: bool = False) -> dict:
         """JSON-ready form (dates as ISO strings); the long per-feature list only when asked for."""
@@ -161,6 +162,7 @@ class PortfolioRow:
     top_groups: list[str]  # the top risk driver groups, strongest first
     top_reason: str  # the strongest risk driver's sentence
     trend: list[float] = field(default_factory=list)  # churn risk over the past monthly snapshots, oldest first
+    name: str | None = None  # the account's name (accounts.name)
 
 
 @dataclass(frozen=True)

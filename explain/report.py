@@ -406,10 +406,11 @@ def _header(x: Explanation) -> str:
     if x.contract_id:
         facts.insert(0, ("Contract", x.contract_id))
     items = "".join(f'<div class="fact"><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>' for k, v in facts)
+    name = f'<p class="account-name" id="account-name">{_e(x.name)}</p>' if x.name else ""
     return (
         '<header id="account-header" class="card header">'
         '<p class="eyebrow">Renewal risk · account</p>'
-        f'<h1 class="account-id">{_e(x.account_id)}</h1>'
+        f'<h1 class="account-id">{_e(x.account_id)}</h1>{name}'
         f'<dl class="facts">{items}</dl></header>'
     )
 
@@ -572,7 +573,8 @@ def render_account_page(page: AccountPage) -> str:
         _plays_section(x.plays),
         _footer(x.model_version, page.generated_at),
     ]
-    return _document(f"{x.account_id} · renewal risk", "".join(sections))
+    title = f"{x.account_id} ({x.name})" if x.name else x.account_id
+    return _document(f"{title} · renewal risk", "".join(sections))
 
 
 # ---------------------------------------------------------------- portfolio page
@@ -620,7 +622,9 @@ def _portfolio_row(r: PortfolioRow, href: str, trend_top: float) -> str:
     chips = " ".join(_group_chip(g) for g in r.top_groups)
     return (
         '<tr class="account-row">'
-        f'<td class="account"><a href="{_e(href)}">{_e(r.account_id)}</a></td>'
+        f'<td class="account"><a href="{_e(href)}">{_e(r.account_id)}</a>'
+        + (f'<br><span class="account-name">{_e(r.name)}</span>' if r.name else "")
+        + "</td>"
         f'<td class="nowrap">{_e(_segment(r.segment))}</td>'
         f'<td class="num">{_e(money(r.arr))}</td>'
         f'<td class="nowrap">{_e(calendar_date(r.renewal_date))}<br>'
@@ -689,6 +693,8 @@ Roboto,"Helvetica Neue",Arial,"Noto Sans","Liberation Sans",sans-serif;font-vari
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:20px 22px;
 box-shadow:0 1px 2px rgba(15,23,42,.05);min-width:0}
 h1{font-size:26px;line-height:1.2;margin:2px 0 12px;overflow-wrap:anywhere}
+.header .account-name{font-size:17px;font-weight:600;margin:-6px 0 12px;overflow-wrap:anywhere}
+td .account-name{color:var(--muted);overflow-wrap:anywhere}
 h2{font-size:15px;margin:0 0 10px;letter-spacing:.01em}
 p{margin:0}
 .eyebrow{text-transform:uppercase;letter-spacing:.08em;font-size:11px;font-weight:600;color:var(--accent)}

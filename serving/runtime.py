@@ -2,8 +2,10 @@
 
 The BentoML service (``serving/service.py``) is a thin shell around one ``Runtime``; tests and
 the load benchmark call the same object in-process. Scoring and explanations come from the
-same functions the CLI uses (``explain.reasons.Explainer``, ``explain.pages``), so an account
-gets the same score and the same sentences from `churn explain` and from the API.
+same functions the CLI uses (``explain.reasons.Explainer``, ``explain.pages``, through
+``serving.answers``), so an account gets the same score and the same sentences from `churn
+explain` and from the API. Stored accounts are answered from the records ``churn score --store``
+precomputed for this model (same ``model_key``); an account without one is computed per request.
 """
 
 from __future__ import annotations
@@ -13,24 +15,24 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from explain.pages import (
     PORTFOLIO_HORIZON_DAYS,
-    TREND_MONTHS,
     UnknownAccountError,
-    pages_from_snapshots,
     portfolio_rows,
     riskiest_arr_of_book,
 )
 from explain.playbook import Playbook
 from explain.reasons import Explainer
-from explain.records import Explanation, Portfolio
+from explain.records import AccountPage, Portfolio
 from explain.report import render_account_page, render_portfolio_page
 from explain.sentences import NOT_SENT_COLUMN
-from serving.schemas import AccountResult, AccountScore, FeatureInfo, ModelInfo, Reason
+from serving import answers
+from serving.schemas import AccountResult, AccountScore, FeatureInfo, ModelInfo
 from serving.store import SnapshotStore, StoreError
 from training.bundle import ModelBundle
 from training.names import DEFAULT_MODEL_URI
@@ -73,6 +75,7 @@ class Runtime:
             except (StoreError, sqlite3.Error) as error:
                 raise ModelLoadError(f"cannot open the snapshot store {store_path!r}: {error}") from None
         explainer = Explainer(bundle, Playbook.load(playbook))
+        answers.model_key(explainer)  # the fingerprint of the stored records it may read, once, before any request
         return cls(bundle, explainer, model_uri, store, Path(store_path) if store_path else None)
 
     @classmethod
@@ -87,12 +90,16 @@ class Runtime:
     def version(self) -> str:
         return self.bundle.version_label
 
+    @property
+    def model_key(self) -> str:
+        """Which precomputed records in the store are this model's (``serving.answers.model_key``)."""
+        return answers.model_key(self.explainer)
+
     # scoring ----------------------------------------------------------------------------------
 
     def score_frame(self, frame: pd.DataFrame, reasons: int) -> list[AccountScore]:
         """Scores with the top ``reasons`` risk reasons for snapshot rows, in row order."""
-        explanations = self.explainer.explain(frame, risk_reasons=reasons, protective_reasons=0, warn=False)
-        return [self._score(e, reasons) for e in explanations]
+        return answers.score_frame(self.explainer, frame, reasons)
 
     def score_payloads(self, payloads: Sequence[dict], reasons: int) -> list[AccountScore]:
         """Scores for feature payloads (``POST /score``): a missing feature is unknown, never zero."""
@@ -107,32 +114,23 @@ class Runtime:
         return [s.model_copy(update={"as_of": None}) for s in scores]
 
     def score_accounts(self, account_ids: Sequence[str], reasons: int) -> list[AccountResult]:
-        """Scores for stored accounts (``POST /score_accounts``); unknown ids are reported, not fatal."""
-        frame = self._latest(account_ids)
-        known = dict(zip(frame["account_id"], self.score_frame(frame, reasons), strict=True)) if len(frame) else {}
+        """Scores for stored accounts (``POST /score_accounts``); unknown ids are reported, not fatal.
+
+        Each account's precomputed score for this model is read from the store; only accounts
+        without one (another model wrote the store, or none did) are scored, in one batch."""
+        ids = list(dict.fromkeys(account_ids))
+        stored = self._require_store().score_records(self.model_key, ids)
+        known = {a: answers.stored_score(record, reasons) for a, (_, record) in stored.items() if record is not None}
+        missing = [a for a in stored if a not in known]
+        if missing:
+            frame = self._latest(missing)
+            known.update(zip(frame["account_id"], self.score_frame(frame, reasons), strict=True))
         return [
-            AccountResult(account_id=a, found=True, score=known[a])
+            AccountResult(account_id=a, name=stored[a][0], found=True, score=known[a])
             if a in known
             else AccountResult(account_id=a, found=False, error="not in the snapshot store")
             for a in account_ids
         ]
-
-    def _score(self, e: Explanation, reasons: int) -> AccountScore:
-        return AccountScore(
-            account_id=e.account_id,
-            renewal_probability=e.renewal_probability,
-            churn_risk=e.churn_risk,
-            risk_band=e.risk_band,  # type: ignore[arg-type]
-            risk_meaning=e.risk_meaning,
-            peer_churn_risk=e.peer_churn_risk,
-            peer_group=e.peer_group,
-            horizon_note=e.horizon_note or None,
-            reasons=[
-                Reason(**{name: getattr(r, name) for name in Reason.model_fields}) for r in e.risk_drivers[:reasons]
-            ],
-            model_version=self.version,
-            as_of=e.as_of,
-        )
 
     # accounts and pages -----------------------------------------------------------------------
 
@@ -169,19 +167,32 @@ class Runtime:
     def _latest(self, account_ids: Sequence[str]) -> pd.DataFrame:
         return self._require_store().latest(list(dict.fromkeys(account_ids)))
 
-    def account_page(self, account_id: str):
-        """The full account page record for one stored account (explanation, trend, change, charts)."""
+    def _page_record(self, account_id: str) -> str | None:
+        return self._require_store().page_records(self.model_key, [account_id]).get(account_id)
+
+    def _computed_page(self, account_id: str) -> AccountPage:
+        """The page computed now from the stored snapshots: for an account without a record for this model."""
         store = self._require_store()
-        history = store.history([account_id], limit=TREND_MONTHS)
+        history = store.history([account_id], limit=answers.HISTORY_DATES)
         if history.empty:
             raise UnknownAccountError(f"account {account_id!r} is not in the snapshot store")
-        dates = sorted(history["as_of"].unique())
-        then = dates[-2] if len(dates) > 1 else None
-        pages = pages_from_snapshots(self.explainer, history, store.series([account_id]), [account_id], dates[-1], then)
-        return pages[account_id]
+        return answers.newest_pages(self.explainer, history, store.series([account_id]))[account_id]
+
+    def account_page(self, account_id: str) -> AccountPage:
+        """The full account page record for one stored account (explanation, trend, change, charts)."""
+        record = self._page_record(account_id)
+        if record is None:
+            return self._computed_page(account_id)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        series = self._require_store().series([account_id]).get(account_id, [])
+        return answers.page_from_json(record, series, self.explainer.bands, stamp)
 
     def account_json(self, account_id: str) -> dict:
-        page = self.account_page(account_id)
+        """``GET /accounts/{id}``: the stored record as it is when there is one, else computed."""
+        record = self._page_record(account_id)
+        if record is not None:
+            return answers.account_json(record)
+        page = self._computed_page(account_id)
         data = page.explanation.to_dict()
         data["trend"] = [{"as_of": p.as_of.isoformat(), "churn_risk": p.churn_risk} for p in page.trend]
         return data
@@ -197,8 +208,11 @@ class Runtime:
         rows, totals = [], None
         if accounts:
             chosen, totals = riskiest_arr_of_book(self.explainer, store.latest(accounts), top)
-            history = store.history(chosen, limit=TREND_MONTHS)
-            pages = pages_from_snapshots(self.explainer, history, {}, chosen, as_of, None)
+            stored = store.page_records(self.model_key, chosen)
+            pages = {a: answers.page_from_json(r, [], self.explainer.bands, "") for a, r in stored.items()}
+            missing = [a for a in chosen if a not in pages]
+            if missing:
+                pages.update(answers.newest_pages(self.explainer, store.history(missing, limit=answers.HISTORY_DATES)))
             rows = portfolio_rows(pages)
         return Portfolio(
             as_of=(as_of or pd.Timestamp.today()).date(),

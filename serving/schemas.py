@@ -5,12 +5,18 @@ request is validated against exactly the features the served model knows: every 
 optional (missing means unknown, never zero), numbers must be finite JSON numbers (no
 strings, NaN or Infinity), categories are short strings, and an unknown field is an error
 that names it.
+
+A category the model never saw in training (``"smb "``, ``"Enterprise"``) is not an error: the
+model scores it as unknown, and the result says so in ``warnings`` (field, value, the known
+values). A CRM job that sends one odd value still gets its scores, flagged; the schema lists
+each categorical field's known values.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Literal
 
@@ -61,13 +67,32 @@ def feature_bounds(feature) -> tuple[float | None, float | None]:
     return None, None
 
 
-def account_features_model(catalog: Catalog, example: dict[str, object] | None = None) -> type[BaseModel]:
-    """The pydantic model of one account's feature payload for this catalog (ranges from ``feature_bounds``)."""
+def category_note(known: Sequence[str]) -> str:
+    """What the schema says of a categorical field: its known values, and what happens to any other."""
+    shown = ", ".join(f'"{k}"' for k in known) or "none"
+    return (
+        f" Known values: {shown}. Any other value is scored as unknown (as if omitted) and reported in the "
+        "result's `warnings`; it is not an error."
+    )
+
+
+def account_features_model(
+    catalog: Catalog,
+    example: dict[str, object] | None = None,
+    categories: Mapping[str, Sequence[str]] | None = None,
+) -> type[BaseModel]:
+    """The pydantic model of one account's feature payload for this catalog (ranges from ``feature_bounds``).
+
+    ``categories`` (the model's own, from its bundle) are the values each categorical feature
+    was trained with; the schema lists them (description and examples) so a caller can check."""
     fields: dict[str, tuple] = {"account_id": (AccountId, ...)}
     for feature in catalog:
         description = f"{feature.description} ({feature.unit}; {feature.group}). Omit or null when unknown."
         if feature.kind == "categorical":
-            fields[feature.name] = (Category | None, Field(None, description=description))
+            known = list((categories or {}).get(feature.name, []))
+            note = category_note(known) if categories is not None else ""
+            field = Field(None, description=description + note, examples=known[:3] or None)
+            fields[feature.name] = (Category | None, field)
             continue
         low, high = feature_bounds(feature)
         fields[feature.name] = (FiniteNumber | None, Field(None, description=description, ge=low, le=high))
@@ -94,6 +119,15 @@ class Reason(BaseModel):
     sentence: str
 
 
+class UnknownCategory(BaseModel):
+    """A categorical value the model never saw in training: it was scored as unknown, and is reported."""
+
+    field: str = Field(description="The feature, e.g. segment.")
+    value: str = Field(description="The value sent (or stored), exactly as received.")
+    known_values: list[str] = Field(description="The values the model was trained with.")
+    message: str
+
+
 class AccountScore(BaseModel):
     account_id: str
     renewal_probability: float
@@ -114,6 +148,11 @@ class AccountScore(BaseModel):
     reasons: list[Reason]
     model_version: str
     as_of: date | None = Field(None, description="Snapshot date, for scores read from the snapshot store.")
+    warnings: list[UnknownCategory] = Field(
+        default_factory=list,
+        description='Categorical values the model never saw in training (e.g. segment "smb "), each scored as '
+        "unknown: the score stands, but check the value at its source.",
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -129,6 +168,7 @@ class ScoreAccountsRequest(BaseModel):
 
 class AccountResult(BaseModel):
     account_id: str
+    name: str | None = Field(None, description="The account's name (accounts.name), when the store has one.")
     found: bool
     error: str | None = Field(None, description="Why there is no score, e.g. the id is not in the snapshot store.")
     score: AccountScore | None = None

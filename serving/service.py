@@ -76,7 +76,7 @@ except ModelLoadError as error:
     print(f"renewal-risk service: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
-AccountFeatures = account_features_model(RUNTIME.bundle.catalog)
+AccountFeatures = account_features_model(RUNTIME.bundle.catalog, categories=RUNTIME.bundle.schema.categories)
 ScoreRequest = score_request_model(AccountFeatures, MAX_BATCH)
 
 web = FastAPI(
@@ -149,6 +149,9 @@ class RenewalRisk:
     async def score(self, accounts: list, reasons: int = 3) -> ScoreResponse:
         """Score 1 to 1,000 feature payloads; every feature is optional (missing means unknown).
 
+        A categorical value the model never saw in training is scored as unknown and named in
+        that result's ``warnings`` (with the known values): flagged, not refused.
+
         A large request is a batch already and is scored here at once; small ones go to the
         ``Scorer`` so that concurrent callers share model passes (adaptive batching).
         """
@@ -177,7 +180,10 @@ class RenewalRisk:
 
     @bentoml.api(route="/score_accounts", input_spec=ScoreAccountsRequest, output_spec=ScoreAccountsResponse)
     def score_accounts(self, account_ids: list[str], reasons: int = 3) -> ScoreAccountsResponse:
-        """Score accounts from the snapshot store by id; unknown ids are reported per item."""
+        """Score accounts from the snapshot store by id; unknown ids are reported per item.
+
+        Read from the scores ``churn score --store`` precomputed for this model; computed only
+        for accounts the store has none for."""
         try:
             results = RUNTIME.score_accounts(account_ids, reasons)
         except StoreError as error:

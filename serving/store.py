@@ -7,9 +7,14 @@ blocked, a write is one transaction, so a half-written night is never seen), and
 with Python. DuckDB would add a dependency for scans we do not need.
 
 Layout: ``snapshots`` holds one row per (account, as_of) with the snapshot's features as a
-JSON object (the feature set follows the data's catalog, so it is not fixed columns);
+JSON object (the feature set follows the data's catalog, so it is not fixed columns) and the
+account's name (``accounts.name``, shown beside the id, never a feature);
 ``series`` holds each account's weekly metric charts for the newest snapshot date written
-for it, for the account page: writing an older date never replaces newer charts. The file
+for it, for the account page: writing an older date never replaces newer charts;
+``records`` holds what the service answers per account, computed when the store is written
+(``serving/precomputed.py``): for each account's newest stored date, its score with reasons
+and its page (explanation, "what changed", risk trend), as JSON, keyed by the model that
+computed them (``model``: a fingerprint of the bundle and playbook) and the date. The file
 is stamped with ``PRAGMA application_id`` and a schema version (``PRAGMA user_version``), so
 a file that is not a snapshot store (an MLflow database, a typo'd path) is refused instead
 of being written into. ``churn score --store`` and ``churn build-features --as-of --store``
@@ -41,7 +46,8 @@ from explain.records import MetricSeries
 log = logging.getLogger("renewal_risk")
 
 APPLICATION_ID = 0x52525353  # "RRSS": a renewal-risk snapshot store
-SCHEMA_VERSION = 1  # bump (and migrate in _open_for_write) when the layout changes
+# bump (and migrate in _upgrade) when the layout changes. 2: accounts' names, precomputed records
+SCHEMA_VERSION = 2
 _TABLES = {
     "snapshots": """CREATE TABLE IF NOT EXISTS snapshots (
         account_id   TEXT NOT NULL,
@@ -49,6 +55,7 @@ _TABLES = {
         contract_id  TEXT,
         renewal_date TEXT,
         features     TEXT NOT NULL,
+        name         TEXT,
         PRIMARY KEY (account_id, as_of)
     )""",
     "series": """CREATE TABLE IF NOT EXISTS series (
@@ -56,13 +63,27 @@ _TABLES = {
         as_of      TEXT NOT NULL,
         charts     TEXT NOT NULL
     )""",
+    "records": """CREATE TABLE IF NOT EXISTS records (
+        model      TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        as_of      TEXT NOT NULL,
+        score      TEXT NOT NULL,
+        page       TEXT NOT NULL,
+        PRIMARY KEY (account_id, model, as_of)
+    )""",
 }
 _COLUMNS = {
+    "snapshots": ["account_id", "as_of", "contract_id", "renewal_date", "features", "name"],
+    "series": ["account_id", "as_of", "charts"],
+    "records": ["model", "account_id", "as_of", "score", "page"],
+}
+_V1_COLUMNS = {  # schema version 1 (and the unstamped layout before it): no names, no records
     "snapshots": ["account_id", "as_of", "contract_id", "renewal_date", "features"],
     "series": ["account_id", "as_of", "charts"],
 }
 SCHEMA = ";\n".join(_TABLES.values()) + ";"
-_GRID = ("account_id", "as_of", "contract_id", "renewal_date")
+_GRID = ("account_id", "as_of", "contract_id", "renewal_date", "name")
+_SNAPSHOT_COLUMNS = ("account_id", "as_of", "contract_id", "renewal_date", "features", "name")
 _REBUILD = (
     "write it again with `churn score --data DIR --as-of DATE --store PATH` "
     "(or build one elsewhere and rename it into place)"
@@ -77,9 +98,10 @@ class StoreError(RuntimeError):
 
 
 def _kind(connection: sqlite3.Connection) -> str:
-    """``"store"`` (stamped, current schema), ``"legacy"`` (the unstamped layout written before
-    the schema version existed), ``"empty"`` (no tables: a new or 0-byte file), else ``"foreign"``
-    or ``"version N"``. Raises ``sqlite3.DatabaseError`` for a file that is not SQLite at all."""
+    """``"store"`` (stamped, current schema), ``"old"`` (stamped schema version 1), ``"legacy"`` (the
+    unstamped layout written before the schema version existed), ``"empty"`` (no tables: a new or
+    0-byte file), else ``"foreign"`` or ``"version N"``. Raises ``sqlite3.DatabaseError`` for a file
+    that is not SQLite at all."""
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = {
@@ -87,13 +109,15 @@ def _kind(connection: sqlite3.Connection) -> str:
         for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     }
     if application_id == APPLICATION_ID:
+        if version == 1:
+            return "old" if tables == _V1_COLUMNS else "foreign"
         if version != SCHEMA_VERSION:
             return f"version {version}"
         return "store" if tables == _COLUMNS else "foreign"
     if application_id == 0 and version == 0:
         if not tables:
             return "empty"
-        if tables == _COLUMNS:
+        if tables == _V1_COLUMNS:
             return "legacy"
     return "foreign"
 
@@ -113,9 +137,11 @@ def _check(connection: sqlite3.Connection, path: Path) -> None:
             if problems != ["ok"]:
                 raise StoreError(f"{path}: the snapshot store is damaged ({'; '.join(problems)}); {_REBUILD}")
             return
-        if kind == "legacy":
+        if kind in ("legacy", "old"):
+            written = "schema version 1" if kind == "old" else "before the schema version existed"
             raise StoreError(
-                f"{path}: a snapshot store written before schema version {SCHEMA_VERSION}; "
+                f"{path}: a snapshot store of an older layout ({written}; this code reads version "
+                f"{SCHEMA_VERSION}, which adds accounts' names and precomputed scores and pages); "
                 "writing any date to it with `churn score --store` upgrades it in place"
             )
         if kind.startswith("version"):
@@ -160,7 +186,7 @@ def _read_only_check(path: Path, check, cannot_open: str) -> None:
 
 def _refuse_unless_writable(connection: sqlite3.Connection, path: Path) -> None:
     """Raise ``StoreError`` unless ``path`` may be written as a store: new or empty, an old-layout
-    store, or an intact store of this schema version. Reads only."""
+    store (upgraded when written), or an intact store of this schema version. Reads only."""
     refusal = "refusing to write into it. Choose a new path, e.g. out/snapshots.db."
     try:
         kind = _kind(connection)
@@ -168,7 +194,7 @@ def _refuse_unless_writable(connection: sqlite3.Connection, path: Path) -> None:
         raise StoreError(f"--store {path}: this file is not a snapshot store ({error}); {refusal}") from None
     if kind == "store":
         _check(connection, path)
-    elif kind not in ("empty", "legacy"):
+    elif kind not in ("empty", "legacy", "old"):
         detail = f"schema {kind}, this code writes {SCHEMA_VERSION}" if kind.startswith("version") else ""
         raise StoreError(
             f"--store {path}: this file is not a snapshot store ({detail or _describe(connection)}); {refusal}"
@@ -222,12 +248,18 @@ def write_snapshots(
     snapshots: pd.DataFrame,
     series: dict[str, list[MetricSeries]] | None = None,
     series_as_of: pd.Timestamp | date | str | None = None,
+    explainer=None,
 ) -> int:
     """Add (or replace) snapshot rows and the accounts' weekly charts, in one transaction.
 
     ``series_as_of`` is the snapshot date the charts belong to (default: the latest date in
     ``snapshots``). An account's charts are replaced only by charts of the same or a newer
     date, so scoring an older date after a newer one never takes the newer charts away.
+
+    Every account written loses its precomputed records (they described the data before this
+    write); with an ``explainer`` (the model ``churn score`` used), each such account's record
+    for its newest stored date is computed again in the same transaction, from the store as it
+    now stands, so a reader never sees a record that disagrees with the snapshots beside it.
     """
     path = Path(path)
     features = [c for c in snapshots.columns if c not in _GRID]
@@ -238,6 +270,7 @@ def write_snapshots(
             _plain(record.get("contract_id")),
             _plain(record.get("renewal_date")),
             json.dumps({name: _plain(record[name]) for name in features}),
+            _plain(record.get("name")),
         )
         for record in snapshots.to_dict("records")
     ]
@@ -247,20 +280,26 @@ def write_snapshots(
     charts = [(str(account), charts_date, json.dumps(_charts(c))) for account, c in (series or {}).items()]
     if charts and charts_date is None:
         raise ValueError("charts need the snapshot date they belong to (series_as_of)")
+    touched = sorted({row[0] for row in rows})
     connection = _open_for_write(path)
     try:
         connection.execute("BEGIN IMMEDIATE")
         try:
+            _upgrade(connection)
             for statement in _TABLES.values():
                 connection.execute(statement)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)", rows)
+            columns = ", ".join(_SNAPSHOT_COLUMNS)
+            connection.executemany(f"INSERT OR REPLACE INTO snapshots ({columns}) VALUES (?, ?, ?, ?, ?, ?)", rows)
             connection.executemany(
                 """INSERT INTO series VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE
                    SET as_of = excluded.as_of, charts = excluded.charts WHERE excluded.as_of >= series.as_of""",
                 charts,
             )
+            connection.executemany("DELETE FROM records WHERE account_id = ?", [(a,) for a in touched])
+            if explainer is not None and touched:
+                _write_records(connection, explainer, touched)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -268,6 +307,43 @@ def write_snapshots(
     finally:
         connection.close()
     return len(rows)
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Bring a schema-1 (or unstamped) store to this layout inside the write's transaction.
+
+    Only the ``name`` column is added here; the ``records`` table is created with the others.
+    Accounts not written now keep no name and no records until they are written again: the
+    service computes their answers per request, as before."""
+    columns = [c[1] for c in connection.execute("PRAGMA table_info(snapshots)")]
+    if columns and "name" not in columns:
+        connection.execute("ALTER TABLE snapshots ADD COLUMN name TEXT")
+
+
+_CHUNK = 500  # ids per IN (...) query: well under SQLite's limit on bound parameters
+
+
+def _write_records(connection: sqlite3.Connection, explainer, accounts: Sequence[str]) -> None:
+    """Precompute, for each account, what the service answers for its newest stored date."""
+    from serving.answers import HISTORY_DATES, model_key, records
+
+    key = model_key(explainer)
+    connection.execute("DELETE FROM records WHERE model != ?", [key])  # one model's records per store
+    for start in range(0, len(accounts), _CHUNK):
+        history = _frame(_history_rows(connection, accounts[start : start + _CHUNK], HISTORY_DATES))
+        connection.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", records(explainer, history))
+
+
+def _history_rows(connection: sqlite3.Connection, account_ids: Sequence[str], limit: int) -> list[tuple]:
+    """Each account's latest ``limit`` snapshot rows, oldest first (grid columns, then the features JSON)."""
+    marks = ",".join("?" * len(account_ids))
+    query = f"""
+        SELECT account_id, as_of, contract_id, renewal_date, name, features FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY as_of DESC) AS recent
+            FROM snapshots WHERE account_id IN ({marks})
+        ) WHERE recent <= ? ORDER BY account_id, as_of
+    """
+    return connection.execute(query, [*account_ids, limit]).fetchall()
 
 
 def _charts(charts: list[MetricSeries]) -> list[dict]:
@@ -397,18 +473,43 @@ class SnapshotStore:
         """Each account's latest ``limit`` snapshots, oldest first, as a snapshot frame."""
         if not account_ids:
             return pd.DataFrame(columns=list(_GRID))
-        marks = ",".join("?" * len(account_ids))
-        query = f"""
-            SELECT account_id, as_of, contract_id, renewal_date, features FROM (
-                SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY as_of DESC) AS recent
-                FROM snapshots WHERE account_id IN ({marks})
-            ) WHERE recent <= ? ORDER BY account_id, as_of
-        """
-        return _frame(self.connection.execute(query, [*account_ids, limit]).fetchall())
+        return _frame(_history_rows(self.connection, account_ids, limit))
 
     def latest(self, account_ids: Sequence[str]) -> pd.DataFrame:
         """Each known account's most recent snapshot; unknown ids are simply absent."""
         return self.history(account_ids, limit=1)
+
+    def score_records(self, model: str, account_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Each known account's name and precomputed score (JSON) at its newest stored date, by ``model``.
+
+        The score is None when the store holds none for this model and date (another model
+        wrote the store, or it was written without one): the caller computes it then. One
+        statement, so a write committing meanwhile is seen entirely or not at all.
+        """
+        if not account_ids:
+            return {}
+        marks = ",".join("?" * len(account_ids))
+        query = f"""
+            SELECT s.account_id, s.name, r.score FROM snapshots s
+            JOIN (SELECT account_id, MAX(as_of) AS newest FROM snapshots WHERE account_id IN ({marks})
+                  GROUP BY account_id) n ON s.account_id = n.account_id AND s.as_of = n.newest
+            LEFT JOIN records r ON r.account_id = s.account_id AND r.model = ? AND r.as_of = s.as_of
+        """
+        rows = self.connection.execute(query, [*account_ids, model])
+        return {account: (name, score) for account, name, score in rows}
+
+    def page_records(self, model: str, account_ids: Sequence[str]) -> dict[str, str]:
+        """Each account's precomputed page (JSON) at its newest stored date, by ``model``; absent when none is."""
+        if not account_ids:
+            return {}
+        marks = ",".join("?" * len(account_ids))
+        query = f"""
+            SELECT r.account_id, r.page FROM records r
+            JOIN (SELECT account_id, MAX(as_of) AS newest FROM snapshots WHERE account_id IN ({marks})
+                  GROUP BY account_id) n ON r.account_id = n.account_id AND r.as_of = n.newest
+            WHERE r.model = ?
+        """
+        return dict(self.connection.execute(query, [*account_ids, model]).fetchall())
 
     def renewing(self, as_of: pd.Timestamp, horizon_days: int) -> list[str]:
         """Accounts whose latest snapshot is at ``as_of`` and renews within ``horizon_days`` of it."""
@@ -440,27 +541,35 @@ def _series(data: dict) -> MetricSeries:
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
-    """Rows of the snapshots table as a snapshot frame: dates as timestamps, features as columns."""
+    """Rows of the snapshots table (grid columns, then features) as a snapshot frame: dates as timestamps,
+    features as columns."""
     if not rows:
         return pd.DataFrame(columns=list(_GRID))
-    grid = pd.DataFrame([r[:4] for r in rows], columns=list(_GRID))
-    features = pd.DataFrame.from_records([json.loads(r[4]) for r in rows])
+    grid = pd.DataFrame([r[:-1] for r in rows], columns=list(_GRID))
+    features = pd.DataFrame.from_records([json.loads(r[-1]) for r in rows])
     frame = pd.concat([grid, features], axis=1)
     for column in ("as_of", "renewal_date"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
     return frame
 
 
-def store_from_tables(path: Path | str, tables, current: pd.DataFrame, as_of: pd.Timestamp, months: int = 6) -> int:
+def store_from_tables(
+    path: Path | str, tables, current: pd.DataFrame, as_of: pd.Timestamp, months: int = 6, explainer=None
+) -> int:
     """Write ``current`` (the scoring snapshots at ``as_of``) with the earlier monthly snapshots and
-    weekly charts the account pages need, so the service can show a trend and what changed."""
+    weekly charts the account pages need, so the service can show a trend and what changed.
+
+    With an ``explainer`` (the model that scored ``current``), each account's score, reasons,
+    page and change are computed now and stored beside its snapshots, for that model: the
+    service then reads them instead of running the model per request."""
     from explain.history import metric_series, monthly_dates, snapshots_at
-    from explain.pages import SERIES_WEEKS
+    from explain.pages import SERIES_WEEKS, with_names
 
     accounts = current["account_id"].astype("str").tolist()
     if not accounts:  # no contract in force: an empty store still tells the service there is nothing to serve
         return write_snapshots(path, current)
     earlier = monthly_dates(as_of, months)[:-1]
     frames = [snapshots_at(tables, earlier, accounts), current] if earlier else [current]
-    snapshots = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    return write_snapshots(path, snapshots, metric_series(tables, accounts, as_of, SERIES_WEEKS), as_of)
+    snapshots = with_names(pd.concat([f for f in frames if len(f)], ignore_index=True), tables)
+    series = metric_series(tables, accounts, as_of, SERIES_WEEKS)
+    return write_snapshots(path, snapshots, series, as_of, explainer=explainer)

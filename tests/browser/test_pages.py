@@ -95,3 +95,24 @@ def test_real_portfolio_and_account_pages_from_the_cli(open_page, small_demo, tm
     for section in ("#risk", "#risk-trend svg", "#waterfall svg", "#reasons", "#plays", "#metrics"):
         assert page.locator(section).first.is_visible(), section
     page.screenshot(path=str(ARTIFACTS / "test_real_account_page.png"), full_page=True)
+
+
+@pytest.mark.parametrize("name", ["<script>alert(1)</script>", "Enterprise [EMEA] [/bold]"])
+def test_account_names_are_shown_as_text_on_both_pages(open_page, tmp_path, name):
+    """accounts.name is customer text: shown beside the id exactly as written, never run or read as markup."""
+    from dataclasses import replace
+
+    explanation = make_explanation("ACME-0042", name=name)
+    opened = open_page(_write(tmp_path / "named.html", render_account_page(make_account_page(explanation))))
+    page = opened.page
+    assert page.locator("#account-name").inner_text() == name
+    assert page.locator("#account-header h1").inner_text() == "ACME-0042"
+    assert page.locator("script").count() == 0 and opened.errors == []
+
+    portfolio = make_portfolio()
+    portfolio = replace(portfolio, rows=[replace(portfolio.rows[0], name=name), *portfolio.rows[1:]])
+    opened = open_page(_write(tmp_path / "named-book.html", render_portfolio_page(portfolio)))
+    first = opened.page.locator("#portfolio tr.account-row").first
+    assert first.locator(".account-name").inner_text() == name
+    assert first.locator("a").inner_text() == portfolio.rows[0].account_id
+    assert opened.page.locator("script").count() == 0 and opened.errors == []
