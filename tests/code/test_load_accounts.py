@@ -20,6 +20,16 @@ def book(small_demo):
     return as_of, frame
 
 
+def _as_csv(tables, folder):
+    """The demo export written again as CSV files (the other format a user may bring)."""
+    folder.mkdir()
+    for table in TABLES:
+        frame = tables.get(table.name)
+        if frame is not None:
+            frame.to_csv(folder / f"{table.name}.csv", index=False)
+    return folder
+
+
 def _same_rows(left: pd.DataFrame, right: pd.DataFrame) -> None:
     assert list(left.columns) == list(right.columns)
     for column in left.columns:
@@ -35,12 +45,7 @@ def test_one_accounts_rows_give_the_features_the_whole_export_gives(small_demo, 
     as_of, whole = book
     data = small_demo.data
     if fmt == "csv":
-        data = tmp_path / "csv"
-        data.mkdir()
-        for table in TABLES:
-            frame = small_demo.tables.get(table.name)
-            if frame is not None:
-                frame.to_csv(data / f"{table.name}.csv", index=False)
+        data = _as_csv(small_demo.tables, tmp_path / "csv")
     # an account whose usage begins after the export does, and one that never used every metric
     first = small_demo.tables.usage.groupby("account_id", observed=True)["date"].min()
     late = [a for a in first[first > small_demo.tables.usage_start].index if a in whole.index][:2]
@@ -68,12 +73,7 @@ def test_an_account_without_rows_in_a_table_gets_an_empty_typed_table(small_demo
 
 
 def test_a_bad_row_is_reported_with_its_line_in_the_whole_file(small_demo, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    for table in TABLES:
-        frame = small_demo.tables.get(table.name)
-        if frame is not None:
-            frame.to_csv(data / f"{table.name}.csv", index=False)
+    data = _as_csv(small_demo.tables, tmp_path / "data")
     contracts = pd.read_csv(data / "contracts.csv")
     account = contracts.loc[40, "account_id"]
     contracts.loc[40, "end_date"] = contracts.loc[40, "start_date"]
