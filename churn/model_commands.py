@@ -474,11 +474,12 @@ def score_command(
     risk_band, arr_at_risk, model_version, cadence (monthly: risk of cancelling within 90 days;
     annual/multi-year: risk of not renewing at the renewal date), horizon_bucket and
     beyond_trained_range (renewal more than 365 days ahead: scored at the edge of the range the
-    model was trained on); then --keep columns and --reasons columns.
+    model was trained on), unknown_categories (categorical values never seen in training, scored
+    as unknown); then --keep columns and --reasons columns.
     """
     from features.io import write_table
     from features.snapshots import MAX_HORIZON_DAYS
-    from training.score import id_column, score
+    from training.score import id_column, score, unknown_category_note
 
     check_output(out)
     if store is not None and data is None:
@@ -510,6 +511,9 @@ def score_command(
                 raise UsageError(str(err)) from None
         for warning in caught:
             steps.note(str(warning.message))
+        unseen = unknown_category_note(bundle, frame)
+        if unseen:
+            steps.note(unseen)
         with steps.step(f"Writing {out}"):
             write_table(scores, out)
         if store is not None:

@@ -24,13 +24,13 @@ import typing
 from collections.abc import Mapping
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from explain.pages import TREND_MONTHS, pages_from_snapshots
 from explain.reasons import Explainer
 from explain.records import AccountPage, Explanation, MetricSeries, TrendPoint
 from serving.schemas import MAX_REASONS, AccountScore, Reason, UnknownCategory
+from training.score import unseen_message
 
 RECORDS_FORMAT = 1  # bump when what a record holds, or how it is worded, changes: old records are then recomputed
 HISTORY_DATES = TREND_MONTHS  # stored dates a page reads: its risk trend, and the previous one for "what changed"
@@ -68,22 +68,16 @@ def model_key(explainer: Explainer) -> str:
 def unknown_categories(bundle, frame: pd.DataFrame) -> list[list[UnknownCategory]]:
     """Per row, the categorical values the model never saw in training (it scores them as missing).
 
-    One vectorized membership test per categorical feature; only the rows it flags are put
-    into words. Surrounding spaces and case are not forgiven: ``"smb "`` is not ``"smb"`` to
-    the model, so it is reported exactly as received.
+    ``FeatureSchema.unseen`` finds them in one vectorized pass; only those rows are put into words.
     """
     found: list[list[UnknownCategory]] = [[] for _ in range(len(frame))]
-    for name, known in bundle.schema.categories.items():
-        if name not in frame.columns:
-            continue
-        values = frame[name]
-        text = values.astype("str").where(values.notna())
-        unseen = (text.notna() & ~text.isin(known)).to_numpy()
-        shown = ", ".join(f'"{k}"' for k in known)
-        for i in np.flatnonzero(unseen):
-            value = str(text.iat[i])
-            message = f'{name} "{value}" was not seen in training and is scored as unknown; known values: {shown}'
-            found[i].append(UnknownCategory(field=name, value=value, known_values=list(known), message=message))
+    for row, name, value in bundle.schema.unseen(frame).itertuples(index=False):
+        known = bundle.schema.categories[name]
+        found[row].append(
+            UnknownCategory(
+                field=name, value=value, known_values=list(known), message=unseen_message(name, value, known)
+            )
+        )
     return found
 
 

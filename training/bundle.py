@@ -68,6 +68,27 @@ class FeatureSchema:
                 columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
         return pd.DataFrame(columns, index=frame.index)
 
+    def unseen(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The categorical values the model never saw in training, one row each: row, field, value.
+
+        ``matrix`` scores them as missing; this says which they were, so that scores files and
+        API answers can report them. ``row`` is the position in ``frame``. Surrounding spaces and
+        case are not forgiven: ``"smb "`` is not ``"smb"`` to the model, so it is reported as is.
+        """
+        found = []
+        for name, known in self.categories.items():
+            if name not in frame.columns:
+                continue
+            text = frame[name].astype("str").where(frame[name].notna())
+            unseen = (text.notna() & ~text.isin(known)).to_numpy()
+            rows = np.flatnonzero(unseen)
+            found.append(pd.DataFrame({"row": rows, "field": name, "value": text.to_numpy()[rows].astype(str)}))
+        if not found:
+            return pd.DataFrame(
+                {"row": pd.Series(dtype="int64"), "field": pd.Series(dtype="str"), "value": pd.Series(dtype="str")}
+            )
+        return pd.concat(found, ignore_index=True).sort_values("row", kind="stable", ignore_index=True)
+
     def to_json(self) -> dict:
         return {"names": self.names, "categories": self.categories}
 

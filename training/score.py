@@ -9,6 +9,9 @@ days", a longer contract's "does not renew at its renewal date"), ``horizon_buck
 ahead the risk looks) and ``beyond_trained_range``: a renewal more than ``MAX_HORIZON_DAYS``
 days ahead lies past the furthest distance the model was trained at, so its score is the
 model's reading at the edge of that range (trees do not extrapolate), flagged, never silent.
+Likewise ``unknown_categories`` names any categorical value the model never saw in training
+(``segment "Enterprise "``): it was scored as missing, which the score stands by, but the value
+deserves a look at its source.
 
 A table the user brings names its own account id (``churn train --id-col customerid``). The
 scores keep that column under its own name, first, and also as ``account_id``, so that a
@@ -38,6 +41,7 @@ SCORE_COLUMNS = [
     "cadence",
     "horizon_bucket",
     "beyond_trained_range",
+    "unknown_categories",
 ]
 
 
@@ -89,6 +93,40 @@ def id_column(bundle: ModelBundle, frame: pd.DataFrame, explicit: str | None = N
         )
     found = f"candidates: {', '.join(map(str, candidates))}" if candidates else "no column looks like one"
     raise ValueError(f"cannot tell which column is the account id ({found}); pass --id-col")
+
+
+def unseen_message(field: str, value: str, known: list[str]) -> str:
+    """The one sentence for a categorical value unseen in training (scores files, the CLI and the API)."""
+    shown = ", ".join(f'"{k}"' for k in known)
+    return f'{field} "{value}" was not seen in training and is scored as unknown; known values: {shown}'
+
+
+def unknown_category_column(bundle: ModelBundle, frame: pd.DataFrame) -> pd.Series:
+    """Per row, its unseen categorical values as ``field "value"``, joined by "; " (empty when none)."""
+    unseen = bundle.schema.unseen(frame)
+    out = pd.Series("", index=frame.index, dtype="str")
+    if unseen.empty:
+        return out
+    text = unseen["field"] + ' "' + unseen["value"] + '"'
+    joined = text.groupby(unseen["row"].to_numpy()).agg("; ".join)
+    out.iloc[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def unknown_category_note(bundle: ModelBundle, frame: pd.DataFrame) -> str | None:
+    """One line for the terminal: which unseen values were scored as unknown, on how many accounts."""
+    unseen = bundle.schema.unseen(frame)
+    if unseen.empty:
+        return None
+    counts = unseen.groupby(["field", "value"], sort=True).size().sort_values(ascending=False, kind="stable")
+    shown = [f'{field} "{value}" ({n:,})' for (field, value), n in counts.head(5).items()]
+    more = f" and {len(counts) - 5:,} more" if len(counts) > 5 else ""
+    accounts = unseen["row"].nunique()
+    noun = "account has a value" if accounts == 1 else "accounts have values"
+    return (
+        f"{accounts:,} {noun} the model never saw in training, scored as unknown: {', '.join(shown)}{more}; "
+        "see the unknown_categories column."
+    )
 
 
 def _looks_like_dates(values: pd.Series) -> bool:
@@ -151,6 +189,7 @@ def score(
     # the model's own furthest training row (bundle.max_horizon_days) where it knows it, else the grid's limit
     furthest = float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS)
     out["beyond_trained_range"] = (out["days_to_renewal"] > furthest).to_numpy()
+    out["unknown_categories"] = unknown_category_column(bundle, snapshots.reset_index(drop=True)).to_numpy()
     columns = ([id_col] if id_col != "account_id" else []) + SCORE_COLUMNS
     out = out[columns]
     for column in keep:

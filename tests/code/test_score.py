@@ -8,18 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.score import SCORE_COLUMNS, id_column, score
+from training.bundle import FeatureSchema
+from training.score import SCORE_COLUMNS, id_column, score, unknown_category_note
 
 
-def model(risks: list[float], metadata: dict | None = None, features: tuple[str, ...] = ("usage",)):
-    """A stand-in bundle: fixed risks, the metadata and feature names the scorer reads."""
+def model(
+    risks: list[float],
+    metadata: dict | None = None,
+    features: tuple[str, ...] = ("usage",),
+    categories: dict[str, list[str]] | None = None,
+):
+    """A stand-in bundle: fixed risks, the metadata and the (real) feature schema the scorer reads."""
     metadata = {"bands": [0.1, 0.3], "label": "churned", "time_col": "renewal_date"} | (metadata or {})
     return SimpleNamespace(
         churn_probability=lambda frame, warn=True: np.asarray(risks[: len(frame)], dtype=float),
         metadata=metadata,
         bands=tuple(metadata["bands"]),
         version_label="7",
-        schema=SimpleNamespace(names=list(features)),
+        schema=FeatureSchema(list(features), categories or {}),
     )
 
 
@@ -56,6 +62,24 @@ def test_a_tables_own_id_is_kept_under_its_name_and_as_account_id_with_columns_a
     assert (scores["customerid"] == scores["account_id"]).all()
     assert list(scores.columns[-1:]) == ["owner"]
     assert dict(zip(scores["customerid"], scores["owner"], strict=True)) == {"M": "ann", "A": "bob", "X": "cy"}
+
+
+def test_values_unseen_in_training_are_named_per_account_and_summed_up_once():
+    frame = book().assign(segment=["smb", "Enterprise ", None], plan=["pro", "legacy", "gold"])
+    bundle = model([0.5, 0.2, 0.1], features=("usage", "segment", "plan"), categories=_CATEGORIES)
+    scores = score(bundle, frame).set_index("account_id")
+    assert scores.loc[["M", "A", "X"], "unknown_categories"].tolist() == [
+        "",
+        'segment "Enterprise "; plan "legacy"',
+        'plan "gold"',
+    ]
+    note = unknown_category_note(bundle, frame)
+    assert note.startswith("2 accounts have values the model never saw in training")
+    assert 'plan "gold" (1)' in note and 'segment "Enterprise " (1)' in note
+    assert unknown_category_note(bundle, book().assign(segment="smb", plan="pro")) is None
+
+
+_CATEGORIES = {"segment": ["enterprise", "smb"], "plan": ["basic", "pro"]}
 
 
 @pytest.mark.parametrize(("keep", "message"), [(["nope"], "nope not in the table"), (["arr"], "already in the scores")])

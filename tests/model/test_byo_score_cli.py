@@ -80,3 +80,24 @@ def test_scoring_an_export_that_cannot_give_the_models_features_is_refused_unles
     )
     assert allowed.exit_code == 0, allowed.output
     assert out.exists() and "seat_utilization_30d" in allowed.output.replace("\n", " ")
+
+
+def test_a_category_unseen_in_training_is_scored_as_unknown_and_reported_in_the_file_and_terminal(
+    store, own_table, tmp_path
+):
+    runner = _trained(own_table)
+    odd = tmp_path / "odd.csv"
+    table = pd.read_csv(own_table, dtype={"customerid": str})
+    table.loc[:2, "segment"] = "Enterprise "  # a trailing space: not "enterprise" to the model
+    table.to_csv(odd, index=False)
+    out = tmp_path / "scores.csv"
+    scored = runner.invoke(app, ["score", "--snapshots", str(odd), "--out", str(out)], env=ENV)
+    assert scored.exit_code == 0, scored.output
+    text = " ".join(scored.output.split())
+    assert (
+        '3 accounts have values the model never saw in training, scored as unknown: segment "Enterprise " (3)' in text
+    )
+    scores = pd.read_csv(out, dtype={"customerid": str}, keep_default_na=False).set_index("customerid")
+    flagged = scores.loc[table.loc[:2, "customerid"], "unknown_categories"]
+    assert (flagged == 'segment "Enterprise "').all()
+    assert (scores.drop(index=flagged.index)["unknown_categories"] == "").all()
