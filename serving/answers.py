@@ -29,7 +29,7 @@ import pandas as pd
 from explain.pages import TREND_MONTHS, pages_from_snapshots
 from explain.reasons import Explainer
 from explain.records import AccountPage, Explanation, MetricSeries, TrendPoint
-from serving.schemas import MAX_REASONS, AccountScore, Reason, UnknownCategory
+from serving.schemas import MAX_REASONS, AccountScore, ScoreReason, UnknownCategory
 from training.score import unseen_message
 
 RECORDS_FORMAT = 1  # bump when what a record holds, or how it is worded, changes: old records are then recomputed
@@ -99,7 +99,10 @@ def _score(e: Explanation, reasons: int, warnings: list[UnknownCategory]) -> Acc
         peer_churn_risk=e.peer_churn_risk,
         peer_group=e.peer_group,
         horizon_note=e.horizon_note or None,
-        reasons=[Reason(**{name: getattr(r, name) for name in Reason.model_fields}) for r in e.risk_drivers[:reasons]],
+        reasons=[
+            ScoreReason(**{name: getattr(r, name) for name in ScoreReason.model_fields})
+            for r in e.risk_drivers[:reasons]
+        ],
         model_version=e.model_version,
         as_of=e.as_of,
         warnings=warnings,

@@ -14,14 +14,17 @@ each categorical field's known values.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
+from explain.records import Explanation, TrendPoint
 from features.catalog import Catalog
 
 MAX_BATCH = int(os.environ.get("CHURN_MAX_BATCH", "1000"))
@@ -110,7 +113,9 @@ def score_request_model(features: type[BaseModel], max_batch: int = MAX_BATCH) -
     )  # type: ignore[call-overload]
 
 
-class Reason(BaseModel):
+class ScoreReason(BaseModel):
+    """A risk reason as a score carries it (the account detail gives the full record: label, display value)."""
+
     group: str = Field(description="Driver group: usage, adoption, support, relationship, commercial or billing.")
     feature: str
     value: float | str | None = Field(description="The account's value of the feature (null when unknown).")
@@ -145,7 +150,7 @@ class AccountScore(BaseModel):
     horizon_note: str | None = Field(
         None, description="Set when the renewal is further ahead than the model was trained for (scored at its edge)."
     )
-    reasons: list[Reason]
+    reasons: list[ScoreReason]
     model_version: str
     as_of: date | None = Field(None, description="Snapshot date, for scores read from the snapshot store.")
     warnings: list[UnknownCategory] = Field(
@@ -197,6 +202,29 @@ class ModelInfo(BaseModel):
     features: list[FeatureInfo]
     snapshot_store: str | None
     store_as_of: date | None
+
+
+def _account_detail_model() -> type[BaseModel]:
+    """``GET /accounts/{id}``: ``Explanation`` as the service sends it (no per-feature list) plus the trend.
+
+    Built from the dataclasses of ``explain.records``, the one definition of an explanation, so
+    the OpenAPI document types every field, nested reasons, plays and the change included."""
+    hints = typing.get_type_hints(Explanation)
+    fields: dict[str, object] = {}
+    for item in dataclasses.fields(Explanation):
+        if item.name == "features":
+            continue
+        if item.default is not dataclasses.MISSING:
+            fields[item.name] = (hints[item.name], item.default)
+        elif item.default_factory is not dataclasses.MISSING:
+            fields[item.name] = (hints[item.name], Field(default_factory=item.default_factory))
+        else:
+            fields[item.name] = (hints[item.name], ...)
+    fields["trend"] = (list[TrendPoint], Field(description="Churn risk at the monthly snapshots, oldest first."))
+    return create_model("AccountDetail", __doc__=_account_detail_model.__doc__.splitlines()[0], **fields)
+
+
+AccountDetail = _account_detail_model()
 
 
 class Problem(BaseModel):

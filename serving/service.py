@@ -39,6 +39,7 @@ from serving import edge
 from serving.runtime import ModelLoadError, Runtime
 from serving.schemas import (
     MAX_BATCH,
+    AccountDetail,
     AccountScore,
     ModelInfo,
     Problem,
@@ -190,7 +191,9 @@ class RenewalRisk:
             raise bentoml.exceptions.NotFound(str(error)) from None
         return ScoreAccountsResponse(model_version=RUNTIME.version, results=results)
 
-    @web.get("/accounts/{account_id}", responses=NOT_FOUND, summary="An account's full explanation")
+    @web.get(
+        "/accounts/{account_id}", response_model=AccountDetail, responses=NOT_FOUND, summary="An account's explanation"
+    )
     def account(self, account_id: AccountIdPath) -> dict:
         """Reasons, protective factors, plays, risk trend and the change since the previous snapshot."""
         return _or_404(lambda: RUNTIME.account_json(account_id))

@@ -121,6 +121,29 @@ def test_openapi_document_has_every_endpoint_with_examples(client):
     assert "example" in json.dumps(spec["components"]["schemas"])
 
 
+def test_the_account_detail_is_typed_in_the_openapi_document_and_its_answer_matches(client, served):
+    spec = client.get("/docs.json").json()
+    ok = spec["paths"]["/accounts/{account_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    detail = spec["components"]["schemas"][ok["$ref"].rsplit("/", 1)[-1]]
+    assert {"churn_risk", "peer_group", "risk_meaning", "risk_drivers", "plays", "change", "trend"} <= set(
+        detail["properties"]
+    )
+    schemas = spec["components"]["schemas"]
+
+    def referenced(schema: dict) -> dict:
+        return schemas[json.dumps(schema).split("#/components/schemas/")[1].split('"')[0]]
+
+    # two models named Reason (the explanation's and the score's) both keep their own fields
+    assert {"label", "display_value", "sentence"} <= set(referenced(detail["properties"]["risk_drivers"])["properties"])
+    assert {"group", "feature", "sentence"} <= set(
+        referenced(schemas["AccountScore"]["properties"]["reasons"])["properties"]
+    )
+    account = served.current["account_id"].iloc[0]
+    answer = client.get(f"/accounts/{account}").json()
+    assert set(answer) <= set(detail["properties"]) and set(detail["required"]) <= set(answer)
+    assert answer["account_id"] == account and "features" not in answer
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
