@@ -38,43 +38,15 @@ import pandas as pd
 
 from explain.records import Explanation, GroupShare, Reason
 from explain.sentences import display_value, sentence
-from features.catalog import DRIVER_GROUPS, Catalog
+from features.catalog import DRIVER_GROUPS
 from features.snapshots import RISK_WINDOW_DAYS, cadence, risk_meaning
 from training.bundle import ModelBundle
 from training.score import risk_band
 
 DEFAULT_RISK_REASONS = 3
 DEFAULT_PROTECTIVE_REASONS = 2
-MIN_CATEGORY_ROWS = 20  # a category's churn rate is only quoted when this many training rows back it
 _EPS = 1e-9
 MIN_REASON_POINTS = 0.05  # a reason moves the risk by at least this many points (it shows as 0.1 once rounded)
-
-
-def reference_values(frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog) -> dict[str, dict[str, object]]:
-    """The comparison numbers reason sentences quote, from the training rows.
-
-    ``typical`` is a feature's median among renewing accounts ("renewing accounts typically use
-    64%"); categories get their churn rate when at least ``MIN_CATEGORY_ROWS`` rows back it.
-    """
-    churned = np.asarray(churned).astype(bool)
-    overall = float(churned.mean()) if len(churned) else float("nan")
-    reference: dict[str, dict[str, object]] = {}
-    for feature in catalog:
-        if feature.name not in frame.columns:
-            continue
-        column = frame[feature.name]
-        if feature.kind == "categorical":
-            rates = pd.Series(churned).groupby(column.astype("str").to_numpy()).agg(["mean", "size"])
-            rates = rates[rates["size"] >= MIN_CATEGORY_ROWS]
-            reference[feature.name] = {
-                "category_churn": {str(k): round(float(v), 4) for k, v in rates["mean"].items()},
-                "overall_churn": round(overall, 4),
-            }
-        else:
-            typical = pd.to_numeric(column[~churned], errors="coerce").median()
-            if pd.notna(typical):
-                reference[feature.name] = {"typical": round(float(typical), 4)}
-    return reference
 
 
 @dataclass(frozen=True)

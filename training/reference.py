@@ -1,4 +1,9 @@
-"""What the model saw in training, kept in the bundle so that monitoring can tell when the book moves away from it.
+"""What the model saw in training, kept in the bundle: the numbers sentences quote, and what monitoring compares with.
+
+``reference_values``: the typical renewing account's value of each feature, and each
+category's churn rate, which reason sentences quote ("renewing accounts typically use 64%").
+
+``fit_reference``: for monitoring, so that it can tell when the book moves away from training.
 
 For every model input: the bin edges of its training distribution (deciles of the training
 window, so each reference bin holds about a tenth of the rows), the share of rows in each
@@ -17,7 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from features.catalog import Catalog
+
 QUANTILES = np.linspace(0.1, 0.9, 9)  # decile edges: ten reference bins of about equal mass
+MIN_CATEGORY_ROWS = 20  # a category's churn rate is only quoted when this many training rows back it
 SCORE_EDGES = (0.02, 0.05, 0.10, 0.20, 0.30, 0.50)  # fixed, so score drift reads the same for every model
 
 
@@ -92,3 +100,30 @@ def fit_reference(
         for name in features
     }
     return {"rows": len(frame), "features": inputs, "score": score_shares(churn_risk, bands)}
+
+
+def reference_values(frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog) -> dict[str, dict[str, object]]:
+    """The comparison numbers reason sentences quote, from the training rows.
+
+    ``typical`` is a feature's median among renewing accounts ("renewing accounts typically use
+    64%"); categories get their churn rate when at least ``MIN_CATEGORY_ROWS`` rows back it.
+    """
+    churned = np.asarray(churned).astype(bool)
+    overall = float(churned.mean()) if len(churned) else float("nan")
+    reference: dict[str, dict[str, object]] = {}
+    for feature in catalog:
+        if feature.name not in frame.columns:
+            continue
+        column = frame[feature.name]
+        if feature.kind == "categorical":
+            rates = pd.Series(churned).groupby(column.astype("str").to_numpy()).agg(["mean", "size"])
+            rates = rates[rates["size"] >= MIN_CATEGORY_ROWS]
+            reference[feature.name] = {
+                "category_churn": {str(k): round(float(v), 4) for k, v in rates["mean"].items()},
+                "overall_churn": round(overall, 4),
+            }
+        else:
+            typical = pd.to_numeric(column[~churned], errors="coerce").median()
+            if pd.notna(typical):
+                reference[feature.name] = {"typical": round(float(typical), 4)}
+    return reference

@@ -18,14 +18,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from explain.reasons import reference_values
 from training import evaluate, model
 from training.bundle import FeatureSchema, ModelBundle
 from training.calibrate import choose_on_held_out, fit_calibrator
 from training.dataset import TrainingTable
 from training.names import DEFAULT_BANDS
 from training.peers import fit_peers, peer_keys
-from training.reference import fit_reference
+from training.reference import fit_reference, reference_values
 from training.split import DEFAULT_FRACTIONS, Split, random_split, time_split
 
 
