@@ -58,10 +58,11 @@ def reports_user_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from features.load import DataError
+        from settings import SettingsError
 
         try:
             return command(*args, **kwargs)
-        except (DataError, UsageError) as err:
+        except (DataError, UsageError, SettingsError) as err:
             console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 

@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table as RichTable
 
+import settings
 from churn.app import UsageError, app, console, reports_user_errors
 from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption
 
@@ -29,6 +31,7 @@ def serve_command(
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes, each with the model loaded.")] = 1,
 ) -> None:
     """Serve scores, explanations and pages over HTTP. Set CHURN_API_TOKEN to require a bearer token."""
+    settings.current()  # a bad CHURN_* value stops here, in words, not in the server's traceback
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     if bentoml is None:
         raise UsageError("the `bentoml` command is not installed in this environment; run `make install`.")
@@ -38,13 +41,40 @@ def serve_command(
             "but /score_accounts and the pages need "
             f"one (`churn score --data DIR --as-of DATE --store {escape(str(store))}`)."
         )
-    if not os.environ.get("CHURN_API_TOKEN"):
+    if not settings.current().api_token:
         console.print("[yellow]![/] CHURN_API_TOKEN is not set: the API is open to anyone who can reach it.")
     env = {
         **os.environ,
-        "CHURN_MODEL_URI": model_uri,
-        "CHURN_SNAPSHOT_STORE": str(store),
-        "CHURN_SERVICE_WORKERS": str(workers),
+        settings.variable("model_uri"): model_uri,
+        settings.variable("snapshot_store"): str(store),
+        settings.variable("service_workers"): str(workers),
     }
     console.print(escape(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)"))
     os.execve(bentoml, [bentoml, "serve", SERVICE, "--host", host, "--port", str(port)], env)
+
+
+@app.command("settings")
+@reports_user_errors
+def settings_command(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's configuration table instead.")
+    ] = False,
+) -> None:
+    """Show the settings in force, read from CHURN_* and MLFLOW_TRACKING_URI (the API token is never shown)."""
+    if markdown:
+        print(settings.markdown_table())
+        return
+    current = settings.current()
+    table = RichTable(title="Settings in force", title_justify="left")
+    for column in ("variable", "value", "set"):
+        table.add_column(column)
+    for name in settings.Settings.model_fields:
+        value = getattr(current, name)
+        variable = settings.variable(name)
+        shown = (
+            ("(set, hidden)" if value else "unset")
+            if name == "api_token"
+            else ("unset" if value is None else str(value))
+        )
+        table.add_row(variable, escape(shown), "yes" if variable in os.environ else "default")
+    console.print(table)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,13 +28,13 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+import settings
 from explain.formats import days, percent
 from explain.records import Play, Reason
 from explain.sentences import sentence
 from features.catalog import CONTEXT_FEATURES, DRIVER_GROUPS, Catalog, Feature, build_catalog
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
-PLAYBOOK_ENV = "CHURN_PLAYBOOK"
 TIMING = re.compile(r"^T-(\d{1,3})$")
 COLUMN = re.compile(r"^[A-Za-z0-9_]+$")
 _NOT_A_WORD = re.compile(r"[^0-9a-z]+")
@@ -291,7 +290,7 @@ class Playbook:
     def load(cls, path: Path | str | None = None) -> Playbook:
         """The default playbook, overridden by ``path`` (or $CHURN_PLAYBOOK) when given."""
         default = _read(DEFAULT_PLAYBOOK)
-        path = path or os.environ.get(PLAYBOOK_ENV) or None
+        path = path or settings.current().playbook
         if path is None:
             return cls(default.plays)
         override = _read(Path(path))

@@ -10,14 +10,15 @@ together with the body limits, the error shape and the request log.
 from __future__ import annotations
 
 import hmac
-import os
 
-TOKEN_ENV = "CHURN_API_TOKEN"
+import settings
+
+TOKEN_ENV = settings.variable("api_token")
 
 
 def required_token(fixed: str | None = None) -> bytes | None:
     """The token in force: ``fixed`` when given, else read from the environment (so it can rotate)."""
-    token = fixed if fixed is not None else os.environ.get(TOKEN_ENV, "")
+    token = fixed if fixed is not None else settings.current().api_token
     return token.encode() if token else None
 
 

@@ -33,11 +33,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 
+import settings
 from serving.auth import authorized, required_token
 
-BODY_LIMIT_ENV = "CHURN_MAX_BODY_BYTES"
+BODY_LIMIT_ENV = settings.variable("max_body_bytes")
 # 4 MiB: the largest valid request (CHURN_MAX_BATCH = 1,000 accounts, every feature sent) is about 2.1 MB
-DEFAULT_BODY_LIMIT = 4 * 1_048_576
+DEFAULT_BODY_LIMIT = settings.Settings.model_fields["max_body_bytes"].default
 UNMATCHED = "unmatched"
 PROBLEM_JSON = b"application/problem+json"
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/favicon.ico"})
@@ -84,10 +85,8 @@ ROUTES = RouteTemplates()
 
 
 def body_limit() -> int:
-    try:
-        return max(0, int(os.environ.get(BODY_LIMIT_ENV, DEFAULT_BODY_LIMIT)))
-    except ValueError:
-        return DEFAULT_BODY_LIMIT
+    """The body limit in force (``CHURN_MAX_BODY_BYTES``, validated when the service starts)."""
+    return settings.current().max_body_bytes
 
 
 # --- metrics ---------------------------------------------------------------------------------

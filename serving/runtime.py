@@ -10,7 +10,6 @@ precomputed for this model (same ``model_key``); an account without one is compu
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import settings
 from explain.pages import (
     PORTFOLIO_HORIZON_DAYS,
     UnknownAccountError,
@@ -35,10 +35,8 @@ from serving import answers
 from serving.schemas import AccountResult, AccountScore, FeatureInfo, ModelInfo
 from serving.store import SnapshotStore, StoreError
 from training.bundle import ModelBundle
-from training.names import DEFAULT_MODEL_URI
 
-DEFAULT_STORE = "out/snapshots.db"
-MODEL_ENV, STORE_ENV, TOKEN_ENV = "CHURN_MODEL_URI", "CHURN_SNAPSHOT_STORE", "CHURN_API_TOKEN"
+MODEL_ENV, STORE_ENV = settings.variable("model_uri"), settings.variable("snapshot_store")
 _STORE_OPENING = threading.Lock()
 
 
@@ -80,11 +78,9 @@ class Runtime:
 
     @classmethod
     def from_environment(cls) -> Runtime:
-        return cls.load(
-            os.environ.get(MODEL_ENV, DEFAULT_MODEL_URI),
-            os.environ.get(STORE_ENV, DEFAULT_STORE),
-            os.environ.get("CHURN_PLAYBOOK") or None,
-        )
+        """The service's runtime as the environment configures it (``settings``); a bad value stops the start."""
+        config = settings.current()
+        return cls.load(config.model_uri, str(config.snapshot_store), config.playbook)
 
     @property
     def version(self) -> str:

@@ -15,7 +15,6 @@ each categorical field's known values.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import typing
 from collections.abc import Mapping, Sequence
@@ -24,10 +23,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
+import settings
 from explain.records import Explanation, TrendPoint
 from features.catalog import Catalog
 
-MAX_BATCH = int(os.environ.get("CHURN_MAX_BATCH", "1000"))
+MAX_BATCH = settings.current().max_batch
 MAX_REASONS = 10
 AccountId = Annotated[
     str,

@@ -22,7 +22,6 @@ and the request log; metrics are labelled by route template.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Annotated
 
@@ -34,6 +33,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
+import settings
 from explain.pages import UnknownAccountError
 from serving import edge
 from serving.runtime import ModelLoadError, Runtime
@@ -128,7 +128,7 @@ class Scorer:
 
 @bentoml.service(
     name="renewal_risk",
-    workers=int(os.environ.get("CHURN_SERVICE_WORKERS", "1")),
+    workers=settings.current().service_workers,
     traffic={"timeout": 60, "max_concurrency": 64},
     logging={"access": {"enabled": False}},  # paths carry account ids; the auth middleware logs without them
 )
