@@ -18,17 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: training runs on servers and in CI, never with a display
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 ECE_BINS = 15
 TOP_SHARES = (10, 20)  # percent of accounts a CS team can realistically work before a renewal
@@ -42,7 +36,7 @@ MODEL_COLOUR = "#1f4e79"
 # ---------------------------------------------------------------------------------------------
 
 
-def _labels_and_scores(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def labels_and_scores(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``y`` and ``p`` as 1-D float arrays, refusing inputs that would give silently wrong metrics.
 
     A NaN score or a label other than 0/1 (e.g. a renewal flag passed by mistake with 2 = "pending")
@@ -72,7 +66,7 @@ def _arr_values(arr: np.ndarray | None, n: int) -> np.ndarray | None:
     return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _risk_order(p: np.ndarray) -> np.ndarray:
+def risk_order(p: np.ndarray) -> np.ndarray:
     """Row positions from riskiest to safest; ties keep their original order so results are reproducible."""
     return np.argsort(-p, kind="stable")
 
@@ -100,7 +94,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BIN
     number is "how far off, on average, is the probability an account is shown with". Scores
     outside [0, 1] fall in the end bins.
     """
-    y, p = _labels_and_scores(y, p)
+    y, p = labels_and_scores(y, p)
     if len(y) == 0:
         raise ValueError("the ECE of no rows is undefined")
     if bins < 1:
@@ -133,7 +127,7 @@ def risk_metrics(
 
     Missing ARR values count as 0.
     """
-    y, p = _labels_and_scores(y, p)
+    y, p = labels_and_scores(y, p)
     n = len(y)
     arr_values = _arr_values(arr, n)
     if n == 0:
@@ -150,7 +144,7 @@ def risk_metrics(
     out["log_loss"] = float(-np.mean(y * np.log(clipped) + (1 - y) * np.log1p(-clipped)))
     out["ece"] = expected_calibration_error(y, p)
     if churners > 0:
-        order = _risk_order(p)
+        order = risk_order(p)
         tops = {k: order[: _top_count(n, k)] for k in TOP_SHARES}
         for k, top in tops.items():
             out[f"lift_at_{k}"] = float(y[top].mean() / churn_rate)
@@ -199,7 +193,7 @@ def metrics_by_segment(
     the segment's other metrics (n, churn rate, Brier, …) are still reported, with the same
     omission rules as :func:`risk_metrics`. Segments are visited in sorted order.
     """
-    y, p = _labels_and_scores(y, p)
+    y, p = labels_and_scores(y, p)
     arr_values = _arr_values(arr, len(y))
     labels = _segment_labels(segment, len(y))
     out: dict[str, float] = {}
@@ -374,11 +368,11 @@ def lift_table(y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None, bins
     bins are empty and absent. A ratio whose denominator is 0 (no churners, no churned ARR) is NaN
     here — unlike the metric dicts, a table keeps its shape.
     """
-    y, p = _labels_and_scores(y, p)
+    y, p = labels_and_scores(y, p)
     arr_values = _arr_values(arr, len(y))
     n = len(y)
     decile = np.empty(n, dtype=int)
-    decile[_risk_order(p)] = np.arange(n) * bins // max(n, 1) + 1
+    decile[risk_order(p)] = np.arange(n) * bins // max(n, 1) + 1
     frame = pd.DataFrame({"decile": decile, "churned": y, "p": p})
     if arr_values is not None:
         frame["churned_arr"] = arr_values * y
@@ -403,251 +397,3 @@ def lift_table(y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None, bins
         table["churned_arr_share"] = table["churned_arr"] / total_arr if total_arr > 0 else np.nan
         columns += ["churned_arr", "churned_arr_share"]
     return table[columns]
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots
-# ---------------------------------------------------------------------------------------------
-
-
-def _save(fig: Figure, path: Path | str) -> Path:
-    """Write ``fig`` as a PNG (creating the folder) and free it: training logs many plots per run."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI, format="png")
-    plt.close(fig)
-    return path
-
-
-def _note(ax: plt.Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
-
-
-def plot_roc_pr(y: np.ndarray, p: np.ndarray, path: Path | str, baselines: dict[str, np.ndarray] | None = None) -> Path:
-    """ROC (left) and precision-recall (right) curves of the model, with any baselines as dashed lines.
-
-    Why both: with a 10-20% churn rate ROC flatters every model; PR shows how many of the accounts
-    a CSM is sent to are real churn risks. Baselines (e.g. the rules health score) are drawn on
-    the same axes because "better than what we have" is the question that matters.
-    """
-    y, p = _labels_and_scores(y, p)
-    curves = {"model": p} | {name: _labels_and_scores(y, scores)[1] for name, scores in (baselines or {}).items()}
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
-    churners = int(y.sum())
-    if 0 < churners < len(y):
-        for name, scores in curves.items():
-            fpr, tpr, _ = roc_curve(y, scores)
-            precision, recall, _ = precision_recall_curve(y, scores)
-            style = (
-                {"linewidth": 2.2, "color": MODEL_COLOUR} if name == "model" else {"linewidth": 1.3, "linestyle": "--"}
-            )
-            roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, scores):.3f})", **style)
-            pr_ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, scores):.3f})", **style)
-        roc_ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="random")
-        pr_ax.axhline(y.mean(), color="grey", linewidth=0.8, linestyle=":", label=f"base rate {y.mean():.1%}")
-        roc_ax.legend(fontsize=8, loc="lower right")
-        pr_ax.legend(fontsize=8, loc="upper right")
-    else:
-        for ax in (roc_ax, pr_ax):
-            _note(ax, "undefined: needs both churners and renewals")
-    roc_ax.set(
-        title=f"ROC curve (n={len(y):,}, churners={churners:,})",
-        xlabel="false positive rate (renewals flagged)",
-        ylabel="true positive rate (churners flagged)",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    pr_ax.set(
-        title="Precision-recall curve",
-        xlabel="recall (share of churners found)",
-        ylabel="precision (flagged accounts that churn)",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    for ax in (roc_ax, pr_ax):
-        ax.grid(alpha=0.3)
-    return _save(fig, path)
-
-
-def _reliability(y: np.ndarray, p: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean predicted probability and observed churn rate of each non-empty bin."""
-    which = _bin_index(p, bins)
-    counts = np.bincount(which, minlength=bins)
-    used = counts > 0
-    mean_p = np.bincount(which, weights=p, minlength=bins)[used] / counts[used]
-    rate = np.bincount(which, weights=y, minlength=bins)[used] / counts[used]
-    return mean_p, rate
-
-
-def plot_calibration(
-    y: np.ndarray, p: np.ndarray, path: Path | str, p_uncalibrated: np.ndarray | None = None, bins: int = ECE_BINS
-) -> Path:
-    """Reliability diagram (observed churn rate vs mean predicted, per equal-width bin) over a histogram of p.
-
-    Why: the diagonal is where probabilities can be added up into a forecast; the histogram shows
-    where the bins actually have accounts (a bad point over an empty bin matters little). The
-    uncalibrated curve, if given, shows what the calibration step bought; each curve's ECE is in
-    the legend.
-    """
-    y, p = _labels_and_scores(y, p)
-    curves = {"calibrated": p}
-    if p_uncalibrated is not None:
-        curves["uncalibrated"] = _labels_and_scores(y, p_uncalibrated)[1]
-    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.6, 6.2), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
-    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="perfectly calibrated")
-    colours = {"calibrated": MODEL_COLOUR, "uncalibrated": "#d95f02"}
-    if len(y) == 0:
-        curves = {}
-        _note(ax, "no rows")
-    for name, scores in curves.items():
-        mean_p, rate = _reliability(y, scores, bins)
-        ece = expected_calibration_error(y, scores, bins)
-        ax.plot(mean_p, rate, marker="o", markersize=4, color=colours[name], label=f"{name} (ECE {ece:.3f})")
-        hist.hist(scores, bins=40, range=(0, 1), alpha=0.55, color=colours[name], label=name)
-    ax.set(
-        title=f"Calibration (n={len(y):,}, {bins} bins)",
-        ylabel="observed churn rate",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    hist.set(xlabel="predicted churn probability", ylabel="contracts")
-    hist.grid(alpha=0.3)
-    return _save(fig, path)
-
-
-def plot_lift_gain(y: np.ndarray, p: np.ndarray, path: Path | str) -> Path:
-    """Cumulative gain (share of churners found vs share of accounts worked, riskiest first) and lift per decile.
-
-    Why: this is the picture a CS leader plans capacity with — "if my team calls the riskiest 20%,
-    how many of the churners do we reach" — with the random line (calling accounts in any order)
-    and the best possible ordering for scale.
-    """
-    y, p = _labels_and_scores(y, p)
-    fig, (gain, lift) = plt.subplots(1, 2, figsize=(10, 4.2))
-    churners = y.sum()
-    if churners > 0:
-        n = len(y)
-        worked = np.arange(n + 1) / n
-        found = np.concatenate([[0.0], np.cumsum(y[_risk_order(p)])]) / churners
-        gain.plot(worked, found, linewidth=2.2, color=MODEL_COLOUR, label="model")
-        gain.plot(worked, np.minimum(worked * n / churners, 1.0), color="#2ca02c", linewidth=1, label="perfect")
-        gain.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="random")
-        gain.legend(fontsize=8, loc="lower right")
-        table = lift_table(y, p)
-        bars = lift.bar(table["decile"], table["lift"], color=MODEL_COLOUR)
-        lift.bar_label(bars, labels=[f"{v:.1f}×" for v in table["lift"]], fontsize=7, padding=2)
-        lift.axhline(1.0, color="grey", linewidth=0.8, linestyle="--", label="average (random)")
-        lift.set_xticks(table["decile"])
-        lift.legend(fontsize=8, loc="upper right")
-    else:
-        for ax in (gain, lift):
-            _note(ax, "undefined: no churners")
-    gain.set(
-        title="Cumulative gain",
-        xlabel="share of accounts worked (riskiest first)",
-        ylabel="share of churners found",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
-    lift.set(title="Lift by risk decile", xlabel="risk decile (1 = riskiest)", ylabel="churn rate ÷ overall churn rate")
-    gain.grid(alpha=0.3)
-    lift.grid(alpha=0.3, axis="y")
-    return _save(fig, path)
-
-
-def _swarm_offsets(x: np.ndarray, nbins: int = 100, step: float = 0.035, width: float = 0.42) -> np.ndarray:
-    """Vertical offsets that pile points with similar values on top of each other (a beeswarm), deterministically.
-
-    Points are grouped into ``nbins`` equal-width value buckets and stacked 0, +1, −1, +2, −2, …
-    within each, so the row's thickness shows where the values are dense. Layers are ``step``
-    apart, squeezed to fit ``width`` on either side when a bucket is crowded.
-    """
-    n = len(x)
-    if n == 0:
-        return np.zeros(0)
-    low, span = x.min(), np.ptp(x)
-    bucket = np.clip(((x - low) / (span or 1.0) * nbins).astype(int), 0, nbins - 1)
-    order = np.argsort(bucket, kind="stable")
-    sorted_bucket = bucket[order]
-    rank = np.arange(n) - np.searchsorted(sorted_bucket, sorted_bucket, side="left")
-    layer = (rank + 1) // 2 * np.where(rank % 2 == 1, 1, -1)
-    offsets = np.empty(n)
-    offsets[order] = layer
-    return offsets * min(step, width / max(np.abs(layer).max(), 1))
-
-
-def _value_colours(values: pd.Series) -> np.ndarray:
-    """RGBA per point: numeric values scaled per feature (5th-95th percentile, so outliers don't wash the
-    colours out) onto blue→red; NaN and categorical/text values grey, since they have no low or high."""
-    grey = np.array([0.65, 0.65, 0.65, 1.0])
-    colours = np.tile(grey, (len(values), 1))
-    is_categorical = isinstance(values.dtype, pd.CategoricalDtype)
-    if is_categorical or not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-        return colours
-    numeric = values.to_numpy(dtype=float, na_value=np.nan)
-    known = np.isfinite(numeric)
-    if known.any():
-        low, high = np.percentile(numeric[known], [5, 95])
-        scaled = np.clip((numeric[known] - low) / ((high - low) or 1.0), 0, 1)
-        colours[known] = plt.cm.coolwarm(scaled)
-    return colours
-
-
-def plot_shap_summary(
-    contributions: np.ndarray,
-    features: pd.DataFrame,
-    path: Path | str,
-    max_features: int = 20,
-    *,
-    max_points: int = 10_000,
-) -> Path:
-    """Beeswarm-style SHAP summary drawn with matplotlib: one row per feature, most important on top.
-
-    ``contributions`` is LightGBM's ``pred_contrib`` output without the bias column
-    (n_rows × n_features, in ``features``' column order). Features are ranked by mean
-    |contribution|; each dot is one account, placed by its contribution to the churn log-odds
-    (right = riskier) and coloured by its feature value (blue low, red high, grey missing or
-    categorical). Why: it shows not just which features matter but in which direction — e.g.
-    that *low* seat utilization pushes risk up. More than ``max_points`` rows are subsampled
-    (seeded) to keep the file small and the plot readable.
-    """
-    contributions = np.asarray(contributions, dtype=float)
-    if contributions.ndim != 2 or contributions.shape != features.shape:
-        raise ValueError(
-            f"contributions {contributions.shape} must match features {features.shape}; "
-            "drop pred_contrib's last (bias) column"
-        )
-    rows = np.arange(len(features))
-    if len(rows) > max_points:
-        rows = np.sort(np.random.default_rng(0).choice(rows, max_points, replace=False))
-    contributions = contributions[rows]
-    strength = np.nan_to_num(np.abs(contributions).mean(axis=0)) if len(rows) else np.zeros(features.shape[1])
-    top = np.argsort(-strength, kind="stable")[:max_features][::-1]  # least important at the bottom
-    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(top) + 1.6))
-    for position, j in enumerate(top):
-        x = contributions[:, j]
-        ax.scatter(
-            x,
-            position + _swarm_offsets(x),
-            c=_value_colours(features.iloc[rows, j]),
-            s=7,
-            alpha=0.8,
-            linewidths=0,
-            rasterized=True,
-        )
-    ax.set_yticks(range(len(top)), [str(features.columns[j]) for j in top], fontsize=8)
-    ax.set_ylim(-0.6, len(top) - 0.4)
-    ax.axvline(0, color="grey", linewidth=0.8)
-    ax.grid(alpha=0.3, axis="x")
-    ax.set(
-        title=f"What drives churn risk (SHAP, {len(rows):,} accounts, top {len(top)} features)",
-        xlabel="contribution to churn log-odds (right = riskier)",
-    )
-    scale = plt.cm.ScalarMappable(cmap="coolwarm")
-    bar = fig.colorbar(scale, ax=ax, fraction=0.03, pad=0.01)
-    bar.set_ticks([0, 1], labels=["low", "high"])
-    bar.set_label("feature value (grey: missing or categorical)", fontsize=8)
-    return _save(fig, path)

@@ -20,13 +20,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
-from sklearn.metrics import roc_curve
 
 from features.build import SnapshotResult, build_training_snapshots
 from features.load import Tables, load_tables
 from features.outcomes import DEFAULT_GRACE_DAYS
 from features.snapshots import DEFAULT_HORIZONS
-from training import evaluate, track
+from training import evaluate, plots, track
 from training.dataset import TrainingTable, fingerprint, from_snapshots
 from training.names import DEFAULT_BANDS
 from training.train import TrainConfig, TrainResult, train
@@ -242,31 +241,38 @@ def _metric_values(metrics: dict[str, float], prefix: str) -> pd.Series:
     return pd.Series({name: metrics.get(prefix + name, np.nan) for name in COMPARED_METRICS}, dtype="float64")
 
 
-def plot_comparison(comparison: Comparison) -> Figure:
-    """ROC curves, reliability curves and cumulative gain of the new model and the champion, same test window."""
+def plot_comparison(comparison: Comparison, axes=None) -> Figure:
+    """ROC curves, reliability curves and cumulative gain of the new model and the champion, same test window.
+
+    The curves are scikit-learn's (``RocCurveDisplay``, ``CalibrationDisplay``, same equal-width
+    bins as the ECE); ``axes`` (three) lets a notebook place them, else a new figure is made.
+    """
     import matplotlib.pyplot as plt
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import RocCurveDisplay
 
     scores = comparison.predictions
     y = scores["churned"].to_numpy()
     models = {"new": f"new (v{comparison.new_version})" if comparison.new_version else "new"}
     if "champion" in scores:
         models["champion"] = f"champion (v{comparison.champion_version})"
-    colours = {"new": evaluate.MODEL_COLOUR, "champion": "#d95f02"}
-    fig, (roc, calib, gain) = plt.subplots(1, 3, figsize=(15, 4.4))
+    colours = {"new": plots.MODEL_COLOUR, "champion": plots.OTHER_COLOUR}
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    roc, calib, gain = axes
     both_classes = 0 < y.sum() < len(y)
     for column, label in models.items():
-        p = scores[column].to_numpy()
+        p = np.clip(scores[column].to_numpy(dtype=float), 0, 1)
         if both_classes:
-            fpr, tpr, _ = roc_curve(y, p)
-            roc.plot(fpr, tpr, color=colours[column], label=label)
-        mean_p, rate = evaluate._reliability(y.astype(float), p, 10)
-        calib.plot(mean_p, rate, marker="o", markersize=4, color=colours[column], label=label)
+            RocCurveDisplay.from_predictions(y, p, name=label, ax=roc, curve_kwargs={"color": colours[column]})
+        CalibrationDisplay.from_predictions(
+            y, p, n_bins=10, name=label, ax=calib, ref_line=column == "new", color=colours[column], marker="o",
+            markersize=4,
+        )  # fmt: skip
         if y.sum() > 0:
-            order = np.argsort(-p, kind="stable")
-            found = np.concatenate([[0.0], np.cumsum(y[order])]) / y.sum()
+            found = np.concatenate([[0.0], np.cumsum(y[evaluate.risk_order(p)])]) / y.sum()
             gain.plot(np.arange(len(y) + 1) / len(y), found, color=colours[column], label=label)
     roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
-    calib.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="perfectly calibrated")
     gain.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8, label="random")
     roc.set(title="ROC curve", xlabel="false positive rate", ylabel="true positive rate")
     calib.set(title="Calibration", xlabel="predicted churn probability", ylabel="observed churn rate")
@@ -276,6 +282,7 @@ def plot_comparison(comparison: Comparison) -> Figure:
     for ax in (roc, calib, gain):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig = roc.figure
     fig.suptitle(f"New model vs champion on the same test window ({len(y):,} renewals, {int(y.sum())} churned)")
     fig.tight_layout()
     return fig

@@ -19,13 +19,14 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 from mlflow.types import DataType
 from mlflow.types.schema import ColSpec, Schema
 
 import settings
-from training import evaluate
+from training import evaluate, plots
 from training.bundle import ModelBundle
 from training.names import CHAMPION, MODEL_NAME
 from training.train import TrainResult
@@ -80,11 +81,10 @@ def _log_artifacts(result: TrainResult, folder: Path) -> None:
         "logistic regression": test["baseline_logreg"].to_numpy(),
         "rules health score": test["baseline_rules"].to_numpy(),
     }
-    evaluate.plot_roc_pr(y, p, folder / "roc_pr.png", baselines=baselines)
-    evaluate.plot_calibration(
-        y, p, folder / "calibration.png", p_uncalibrated=test["churn_risk_uncalibrated"].to_numpy()
-    )
-    evaluate.plot_lift_gain(y, p, folder / "lift_gain.png")
+    plots.save(plots.plot_roc_pr(y, p, baselines=baselines), folder / "roc_pr.png")
+    uncalibrated = test["churn_risk_uncalibrated"].to_numpy()
+    plots.save(plots.plot_calibration(y, p, p_uncalibrated=uncalibrated), folder / "calibration.png")
+    plots.save(plots.plot_lift_gain(y, p), folder / "lift_gain.png")
     evaluate.lift_table(y, p, test["arr"].to_numpy() if "arr" in test else None).to_csv(
         folder / "lift_table.csv", index=False
     )
@@ -95,16 +95,26 @@ def _log_artifacts(result: TrainResult, folder: Path) -> None:
     (folder / "fingerprint.json").write_text(json.dumps(result.bundle.metadata.get("fingerprint", {}), indent=2))
 
 
-def log_shap_summary(result: TrainResult, frame: pd.DataFrame, folder: Path, max_rows: int = 5000) -> None:
-    """Global SHAP summary from LightGBM's pred_contrib (exact TreeSHAP) on a sample of the test window."""
+def shap_summary(result: TrainResult, frame: pd.DataFrame, max_rows: int = 5000) -> tuple[Figure, pd.DataFrame]:
+    """The global SHAP beeswarm and importance table on a sample of the test window (exact TreeSHAP, pred_contrib).
+
+    ``frame`` is the table the model was trained on; the table has one row per feature, most
+    important first: mean |contribution| and its driver group."""
     rows = frame.iloc[result.split["test"]]
     rows = rows.sample(min(max_rows, len(rows)), random_state=0) if len(rows) > max_rows else rows
     contributions = result.bundle.contributions(rows, warn=False)[:, :-1]
-    evaluate.plot_shap_summary(contributions, result.bundle.matrix(rows, warn=False), folder / "shap_summary.png")
+    figure = plots.plot_shap_summary(contributions, result.bundle.matrix(rows, warn=False))
     importance = pd.DataFrame(
         {"feature": result.bundle.schema.names, "mean_abs_shap": np.abs(contributions).mean(axis=0)}
-    ).sort_values("mean_abs_shap", ascending=False)
+    ).sort_values("mean_abs_shap", ascending=False, kind="stable", ignore_index=True)
     importance["group"] = importance["feature"].map(lambda n: result.bundle.catalog[n].group)
+    return figure, importance
+
+
+def log_shap_summary(result: TrainResult, frame: pd.DataFrame, folder: Path, max_rows: int = 5000) -> None:
+    """``shap_summary`` written into a run's artifact folder (shap_summary.png, shap_importance.csv)."""
+    figure, importance = shap_summary(result, frame, max_rows)
+    plots.save(figure, folder / "shap_summary.png")
     importance.to_csv(folder / "shap_importance.csv", index=False)
 
 

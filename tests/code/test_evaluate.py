@@ -344,52 +344,6 @@ def test_lift_table_by_hand():
     assert table["churned_arr_share"].tolist() == pytest.approx([0.4, 0.6, 0, 0, 0])
 
 
-# --- plots ------------------------------------------------------------------------------------
-
-
-def _assert_png(path):
-    assert path.exists() and path.stat().st_size > 5_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_plots_are_written(tmp_path):
-    rng = np.random.default_rng(4)
-    y, p = _noisy_scores(4, 500)
-    paths = [
-        evaluate.plot_roc_pr(y, p, tmp_path / "roc.png", baselines={"rules": rng.random(500)}),
-        evaluate.plot_calibration(y, p, tmp_path / "cal.png", p_uncalibrated=p**0.8),
-        evaluate.plot_lift_gain(y, p, tmp_path / "lift.png"),
-    ]
-    for path in paths:
-        _assert_png(path)
-
-
-def test_plots_survive_a_window_without_churners(tmp_path):
-    y, p = np.zeros(40), np.linspace(0, 0.5, 40)
-    _assert_png(evaluate.plot_roc_pr(y, p, tmp_path / "roc.png"))
-    _assert_png(evaluate.plot_calibration(y, p, tmp_path / "sub" / "cal.png"))
-    _assert_png(evaluate.plot_lift_gain(y, p, tmp_path / "lift.png"))
-
-
-def test_shap_summary_is_written_with_mixed_feature_types(tmp_path):
-    rng = np.random.default_rng(6)
-    n = 400
-    features = pd.DataFrame(
-        {
-            "seat_utilization_30d": rng.random(n),
-            "nps_last_score": np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 11, n)),
-            "plan": pd.Categorical(rng.choice(["basic", "pro"], n)),
-            "region": pd.Series(rng.choice(["na", "emea"], n), dtype="str"),
-            "has_champion": rng.random(n) < 0.5,
-            "constant": np.ones(n),
-        }
-    )
-    contributions = rng.normal(size=(n, 6)) * np.array([1.0, 0.5, 0.2, 0.1, 0.3, 0.0])
-    path = evaluate.plot_shap_summary(contributions, features, tmp_path / "shap.png", max_features=4, max_points=300)
-    _assert_png(path)
-    with pytest.raises(ValueError, match="bias"):
-        evaluate.plot_shap_summary(np.zeros((n, 7)), features, tmp_path / "bad.png")
-
-
 def test_stratum_table_reports_each_cadence_and_horizon_beside_the_baselines():
     rng = np.random.default_rng(0)
     n = 600

@@ -6,8 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from mlflow import MlflowClient
+from sklearn.metrics import roc_curve
 
 from training import retrain, track
 from training.train import TrainConfig
@@ -54,6 +56,9 @@ def test_without_a_champion_the_new_model_stands_alone(unlogged):
     assert "champion" not in comparison.predictions
     fig = retrain.plot_comparison(comparison)
     assert [ax.get_title() for ax in fig.axes] == ["ROC curve", "Calibration", "Cumulative gain"]
+    y, p = comparison.predictions["churned"].to_numpy(), comparison.predictions["new"].to_numpy()
+    (roc,) = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("new (v1)")]
+    np.testing.assert_allclose(roc.get_xdata(), roc_curve(y, p)[0])  # the curve drawn is the test window's
     plt.close(fig)
 
 

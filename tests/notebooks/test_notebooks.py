@@ -52,6 +52,7 @@ def test_notebook_starts_with_a_parameters_cell_and_uses_the_package(name):
     assert first_code.source.startswith("# Parameters")
     for variable in ("DATA_DIR", "WORKDIR", "CHURN_DATA", "CHURN_WORKDIR"):
         assert variable in first_code.source
+    assert "notebook_context()" in first_code.source and "os.environ" not in first_code.source  # one shared setup
     assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# ")
     code = "\n".join(c.source for c in book.cells if c.cell_type == "code")
     assert "def " not in code and "class " not in code, "logic belongs in the package, not in cells"
@@ -135,7 +136,8 @@ def test_notebooks_run_top_to_bottom_on_small_demo_data(tmp_path, monkeypatch):
     assert f"version {champion}" in text, "notebook 3 explains with the champion"
     assert "If " in text and "churn risk" in text  # the what-if
     assert len(_outputs(explain, "image/png")) >= 4  # waterfall, groups, trend, what-if waterfall
-    assert list(tmp_path.glob("out/notebooks/*.html")), "the account page is written"
+    pages = list(tmp_path.glob("*.html"))  # CHURN_WORKDIR is the notebooks' own folder: pages go there, once
+    assert pages and not list(tmp_path.glob("out/**/*.html")), "the account page is written, not under a doubled path"
 
     for book in (explore, retrain, explain):
         assert "Warning" not in _stderr(book), _stderr(book)[:2000]

@@ -7,8 +7,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from explain.reasons import Explainer
 from serving.schemas import MAX_BATCH, ScoreAccountsResponse, ScoreResponse
 from tests.serving.conftest import TOKEN
 
@@ -43,7 +45,16 @@ def test_direct_call_scores_like_the_cli(service, served, size):
     np.testing.assert_allclose([r.churn_risk for r in response.results], expected, rtol=1e-9)
     for result in response.results:
         assert result.renewal_probability == pytest.approx(1 - result.churn_risk)
-        assert len(result.reasons) <= 2 and all(r.sentence for r in result.reasons)
+    # the reasons are the explainer's own top two risk drivers for the same payloads, none made up, none dropped
+    explained = Explainer(served.bundle).explain(
+        pd.DataFrame(payloads), risk_reasons=2, protective_reasons=0, warn=False
+    )
+    # (their sentences may differ: a field the CRM did not send reads "not provided", not "none on record")
+    assert [[r.feature for r in e.risk_drivers] for e in explained] == [
+        [r.feature for r in result.reasons] for result in response.results
+    ]
+    assert all(r.sentence for result in response.results for r in result.reasons)
+    assert sum(len(result.reasons) == 2 for result in response.results) >= size // 2
 
 
 def test_merged_rows_keep_their_own_number_of_reasons(service, served):
@@ -54,7 +65,12 @@ def test_merged_rows_keep_their_own_number_of_reasons(service, served):
         {**_payload(served, 2), "_reasons": 0},
     ]
     out = scorer.explain_rows(rows)
-    assert all(len(r["reasons"]) <= n for r, n in zip(out, [1, 3, 0], strict=True)) and out[1]["reasons"]
+    explained = Explainer(served.bundle).explain(
+        pd.DataFrame([_payload(served, i) for i in range(3)]), risk_reasons=3, protective_reasons=0, warn=False
+    )
+    available = [len(e.risk_drivers) for e in explained]
+    assert [len(r["reasons"]) for r in out] == [min(1, available[0]), min(3, available[1]), 0]
+    assert out[1]["reasons"], "the row that asked for three got its reasons"
     assert [r["account_id"] for r in out] == [r["account_id"] for r in rows]
 
 
