@@ -154,3 +154,13 @@ def calendar_date(value: object) -> str:
         return DASH
     day = value if isinstance(value, date) else pd.Timestamp(value)
     return f"{day.day} {day:%b %Y}"
+
+
+SEGMENT_NAMES = {"smb": "SMB", "mid_market": "Mid-market", "enterprise": "Enterprise"}
+
+
+def segment_name(segment: str | None) -> str:
+    """Segment names as words: mid_market -> Mid-market, smb -> SMB; an unknown one is its own words."""
+    if not segment:
+        return DASH
+    return SEGMENT_NAMES.get(segment, segment.replace("_", " ").capitalize())

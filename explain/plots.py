@@ -1,6 +1,6 @@
 """Matplotlib versions of the account page's pictures, for notebooks: waterfall, risk trend, driver groups.
 
-The waterfall uses the same steps as the HTML page (``explain.report``), so both tell the same
+The waterfall uses the same steps as the HTML page (``explain.charts.waterfall_steps``), so both tell the same
 story: from comparable accounts' churn risk to this account's, one bar per top driver
 (coloured by driver group), everything else in one bar. Each function returns a Figure.
 """
@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from explain.charts import BAND_COLOURS, GROUP_COLOURS, OTHER_COLOUR, waterfall_steps
 from explain.records import Explanation, TrendPoint
-from explain.report import BAND_COLOURS, GROUP_COLOURS, OTHER_COLOUR, _waterfall_steps
 
 INK = "#0f172a"
 
@@ -25,7 +25,7 @@ def plot_waterfall(explanation: Explanation, top: int = 8) -> Figure:
     Needs an explanation made with ``detail=True`` (every feature's points); bars to the right
     raise the risk, to the left lower it, in percentage points.
     """
-    steps = _waterfall_steps(explanation, top)
+    steps = waterfall_steps(explanation, top)
     start, final = explanation.peer_churn_risk * 100, explanation.churn_risk * 100
     labels = ["Comparable accounts", *(s.label for s in steps), "This account"]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(labels) + 1.4))

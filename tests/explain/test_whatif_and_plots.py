@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from explain import plots, whatif
+from explain.charts import waterfall_steps
 from explain.history import snapshots_at
 from explain.pages import default_as_of, renewing_accounts
 from explain.playbook import Playbook
 from explain.reasons import Explainer
-from explain.report import _waterfall_steps
 from tests.explain_fixtures import BANDS, make_explanation, make_trend
 
 
@@ -106,7 +106,7 @@ def test_waterfall_draws_the_page_steps_between_the_average_and_the_account():
     explanation = make_explanation()
     fig = plots.plot_waterfall(explanation, top=5)
     ax = fig.axes[0]
-    steps = _waterfall_steps(explanation, 5)
+    steps = waterfall_steps(explanation, 5)
     assert len(ax.get_yticklabels()) == len(steps) + 2
     assert ax.get_yticklabels()[0].get_text() == "Comparable accounts"
     assert ax.get_yticklabels()[-1].get_text() == "This account"
