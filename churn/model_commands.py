@@ -27,7 +27,7 @@ from churn.app import (
 )
 from churn.progress import Steps
 from explain.formats import money
-from features.snapshots import DEFAULT_JITTER_DAYS
+from features.snapshots import DEFAULT_HORIZONS, DEFAULT_JITTER_DAYS
 from training.names import DEFAULT_MODEL_URI
 
 DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
@@ -92,31 +92,6 @@ def _parse_bands(value: str) -> tuple[float, float]:
     if not 0 < low < high < 1:
         raise UsageError(f"--bands {value!r}: expected two churn-risk thresholds like 0.1,0.3 (0 < low < high < 1).")
     return low, high
-
-
-def _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps):
-    """A TrainingTable from --data (snapshots built now) or --snapshots (read), and the files behind it."""
-    from features.build import build_training_snapshots
-    from features.load import load_tables
-    from features.schema import TABLES
-    from training.dataset import from_snapshots, from_snapshots_file
-
-    if (data is None) == (snapshots is None):
-        raise UsageError("give exactly one of --data DIR or --snapshots FILE.")
-    if data is not None:
-        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
-            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
-        for table in tables.missing_tables:
-            steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
-        with steps.step("Building training snapshots"):
-            result = build_training_snapshots(tables, horizons=parse_horizons(horizon_days), grace_days=grace_days)
-        return from_snapshots(result.frame, result.catalog), dict(tables.sources)
-    with steps.step(f"Reading {snapshots}"), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        table = from_snapshots_file(snapshots, label, id_col, time_col)
-    for warning in caught:
-        steps.note(str(warning.message))
-    return table, {"snapshots": snapshots}
 
 
 def _default_time_col(snapshots: Path | None, time_col: str | None) -> str | None:
@@ -220,45 +195,25 @@ def train_command(
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Train, calibrate and evaluate a renewal-risk model; log it to MLflow and register it."""
-    from training import track
-    from training.dataset import fingerprint
-    from training.train import TrainConfig, train
+    from training.train import TrainConfig
+    from workflow.training import TrainingSource, run_training
 
     if calibration not in ("auto", "sigmoid", "isotonic"):
         raise UsageError(f"--calibration {calibration!r}: expected auto, sigmoid or isotonic.")
     config = TrainConfig(seed=seed, tune_trials=tune, calibration=calibration, bands=_parse_bands(bands))
-    time_col = "outcome_date" if data is not None else _default_time_col(snapshots, time_col)
+    horizons = parse_horizons(horizon_days) if data is not None else DEFAULT_HORIZONS
+    try:
+        source = TrainingSource(
+            data, snapshots, label, id_col, _default_time_col(snapshots, time_col), horizons, grace_days
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     with Steps(console) as steps:
-        table, sources = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
-        with (
-            steps.step(
-                f"Training on {len(table.frame):,} snapshots × {len(table.features)} features"
-                + (f" with {tune} tuning trials" if tune else "")
-            ),
-            warnings.catch_warnings(record=True) as caught,
-        ):
-            warnings.simplefilter("always", UserWarning)
-            try:
-                result = train(table, config, fingerprint(table, sources))
-            except ValueError as err:
-                raise UsageError(str(err)) from None
-        for note in [*result.notes, *(str(w.message) for w in caught if "time-based" in str(w.message))]:
-            steps.note(note)
-        if data is not None:
-            _explanation_quality(result, table, data, steps)
-        with steps.step(f"Logging to MLflow ({track.configure(tracking_uri)})"):
-            params = {
-                "seed": seed,
-                "tune_trials": tune,
-                "calibration": calibration,
-                "bands": bands,
-                "horizon_days": horizon_days if data else None,
-                "grace_days": grace_days if data else None,
-                "source": str(data or snapshots),
-                "label": label,
-                "time_col": time_col,
-            }
-            tracked = track.log_run(result, table.frame, params, experiment)
+        try:
+            run = run_training(source, config, experiment=experiment, tracking_uri=tracking_uri, progress=steps)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    result, tracked = run.result, run.tracked
     console.print(_windows_table(result.split))
     console.print(_metrics_table(result.metrics))
     if {"cadence", "horizon"} <= set(result.predictions.columns):
@@ -287,16 +242,6 @@ def train_command(
     )
 
 
-def _explanation_quality(result, table, data: Path, steps) -> None:
-    """With ground truth next to the data (the demo's ``_truth/``), add the explanation hit rate."""
-    from explain.evaluate import TRUTH_FILE
-    from training.retrain import add_explanation_quality
-
-    if (data / TRUTH_FILE).exists():
-        with steps.step("Checking explanations against the known causes of churn"):
-            add_explanation_quality(result, table, data)
-
-
 @app.command("backtest")
 @reports_user_errors
 def backtest_command(
@@ -319,14 +264,20 @@ def backtest_command(
     from features.io import write_table
     from training import track
     from training.backtest import rolling_backtest
+    from workflow.training import TrainingSource, training_table
 
     if out is not None:
         check_output(out)
     time_col = "renewal_date" if data is not None else _default_time_col(snapshots, time_col)
     if time_col is None:
         raise UsageError("a backtest needs time: pass --time-col (or use --data).")
+    horizons = parse_horizons(horizon_days) if data is not None else DEFAULT_HORIZONS
+    try:
+        source = TrainingSource(data, snapshots, label, id_col, time_col, horizons, grace_days)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     with Steps(console) as steps:
-        table, _ = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
+        table = training_table(source, steps)[0]
         with steps.bar(f"Backtesting over {folds} rolling cutoffs", total=folds) as update:
             try:
                 report = rolling_backtest(table, folds, seed, on_fold=update)

@@ -1,19 +1,14 @@
-"""Retrain from a notebook the way ``churn train --data DIR`` does, and compare with the champion.
+"""After a retrain: the registry's versions, and the new model beside the champion on the same test window.
 
-``train_and_log`` makes the same calls as the CLI, in the same order, with the same MLflow
-parameters: validated tables, training snapshots, ``training.train.train``, the explanation
-hit rate when the data carries its ground truth, ``training.track.log_run`` (which registers
-the version and applies the champion rule). It also notes which version was the champion
-*before* this run, so ``compare_with_champion`` can put the new model and that champion side
-by side on the new model's test window, and a person can promote with ``track.promote``.
+The training itself is ``workflow.training.run_training`` (what ``churn train`` and notebook 02
+both call). It notes which version was the champion *before* the run, so
+``compare_with_champion`` can put the new model and that champion side by side on the new
+model's test window, and a person can promote with ``track.promote``.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -21,14 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from features.build import SnapshotResult, build_training_snapshots
-from features.load import Tables, load_tables
-from features.outcomes import DEFAULT_GRACE_DAYS
-from features.snapshots import DEFAULT_HORIZONS
 from training import evaluate, plots, track
-from training.dataset import TrainingTable, fingerprint, from_snapshots
-from training.names import DEFAULT_BANDS
-from training.train import TrainConfig, TrainResult, train
+from training.train import TrainResult
 
 COMPARED_METRICS = (
     "roc_auc",
@@ -39,92 +28,6 @@ COMPARED_METRICS = (
     "lift_at_10",
     "arr_capture_at_20",
 )
-
-
-@dataclass
-class Retrained:
-    """One retraining run: what went in, what came out, and where it is in the registry."""
-
-    tables: Tables
-    snapshots: SnapshotResult
-    table: TrainingTable
-    result: TrainResult
-    tracked: track.Tracked | None  # None when not logged
-    champion_before: str | None  # the champion's version before this run (None: there was none)
-    tracking_uri: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def windows(self) -> pd.DataFrame:
-        """The split windows (train, valid, calib, test) with their dates, rows and churn rates."""
-        return pd.DataFrame(self.result.split.windows)
-
-
-def run_params(
-    data: Path | str, config: TrainConfig, horizon_days: Sequence[int], grace_days: int
-) -> dict[str, object]:
-    """The parameters ``churn train --data`` logs, so notebook runs and CLI runs read alike in MLflow."""
-    return {
-        "seed": config.seed,
-        "tune_trials": config.tune_trials,
-        "calibration": config.calibration,
-        "bands": ",".join(f"{b:g}" for b in config.bands),
-        "horizon_days": ",".join(str(int(h)) for h in horizon_days),
-        "grace_days": grace_days,
-        "source": str(data),
-        "label": "churned",
-        "time_col": "renewal_date",
-    }
-
-
-def train_and_log(
-    data: Path | str,
-    *,
-    tables: Tables | None = None,
-    snapshots: SnapshotResult | None = None,
-    horizon_days: Sequence[int] = DEFAULT_HORIZONS,
-    grace_days: int = DEFAULT_GRACE_DAYS,
-    seed: int = 7,
-    tune_trials: int = 0,
-    calibration: str = "auto",
-    bands: tuple[float, float] = DEFAULT_BANDS,
-    experiment: str = track.EXPERIMENT,
-    tracking_uri: str | None = None,
-    log: bool = True,
-) -> Retrained:
-    """``churn train --data DATA`` as a function: build, train, check explanations, log and register.
-
-    Pass ``tables`` and ``snapshots`` when they are already loaded and built (with the same
-    ``horizon_days`` and ``grace_days``). With ``log=False`` nothing touches MLflow.
-    """
-    config = TrainConfig(seed=seed, tune_trials=tune_trials, calibration=calibration, bands=tuple(bands))
-    tables = load_tables(Path(data)) if tables is None else tables
-    if snapshots is None:
-        snapshots = build_training_snapshots(tables, horizons=tuple(horizon_days), grace_days=grace_days)
-    table = from_snapshots(snapshots.frame, snapshots.catalog)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        result = train(table, config, fingerprint(table, dict(tables.sources)))
-    notes = [*result.notes, *(str(w.message) for w in caught if "time-based" in str(w.message))]
-    add_explanation_quality(result, table, Path(data))
-    if not log:
-        return Retrained(tables, snapshots, table, result, None, None, None, notes)
-    uri = track.configure(tracking_uri)
-    before = champion_version()
-    tracked = track.log_run(result, table.frame, run_params(data, config, horizon_days, grace_days), experiment)
-    return Retrained(tables, snapshots, table, result, tracked, before, uri, notes)
-
-
-def add_explanation_quality(result: TrainResult, table: TrainingTable, data: Path) -> bool:
-    """With ground truth next to the data (the demo's ``_truth/``), add the explanation hit rate, as the CLI does."""
-    from explain.evaluate import explanation_hit_rate, load_truth
-
-    truth = load_truth(data)
-    if truth is None:
-        return False
-    rates = explanation_hit_rate(result.bundle, table.frame.iloc[result.split["test"]], truth)
-    result.metrics.update({f"test_{k}": v for k, v in rates.items()})
-    return True
 
 
 # --------------------------------------------------------------------------- the registry
@@ -191,7 +94,7 @@ def compare_with_champion(
 ) -> Comparison:
     """Score ``result``'s test window with the champion version too, and judge by the registry's rule.
 
-    ``frame`` is the table ``result`` was trained on (``Retrained.table.frame``). With no
+    ``frame`` is the table ``result`` was trained on (``workflow.training.TrainingRun.table.frame``). With no
     champion the new model is shown alone and counts as better (the registry would promote it).
     """
     test = frame.iloc[result.split["test"]]

@@ -1,44 +1,35 @@
-"""Retraining the way the CLI does, and the new model vs the champion on the same test window."""
+"""Retraining through the one workflow the CLI uses, and the new model vs the champion on the same test window."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import roc_curve
+from typer.testing import CliRunner
 
+from churn.cli import app
 from training import retrain, track
 from training.train import TrainConfig
-
-CLI_PARAMS = {
-    "seed",
-    "tune_trials",
-    "calibration",
-    "bands",
-    "horizon_days",
-    "grace_days",
-    "source",
-    "label",
-    "time_col",
-}
+from workflow.training import TrainingSource, run_params, train_and_log
 
 
 @pytest.fixture(scope="module")
 def unlogged(small_demo):
-    return retrain.train_and_log(
-        small_demo.data, tables=small_demo.tables, snapshots=small_demo.snapshots, seed=3, log=False
-    )
+    return train_and_log(small_demo.data, tables=small_demo.tables, snapshots=small_demo.snapshots, seed=3, log=False)
 
 
-def test_run_params_are_the_ones_churn_train_logs(tmp_path):
-    params = retrain.run_params(tmp_path, TrainConfig(seed=5, bands=(0.1, 0.3)), (30, 90), 30)
-    assert set(params) == CLI_PARAMS
-    assert params["bands"] == "0.1,0.3" and params["horizon_days"] == "30,90"
-    assert params["label"] == "churned" and params["time_col"] == "renewal_date"
+def test_run_params_say_what_the_model_was_trained_from(tmp_path):
+    from_data = run_params(TrainingSource(data=tmp_path, horizon_days=(30, 90)), TrainConfig(seed=5, bands=(0.1, 0.3)))
+    assert from_data["bands"] == "0.1,0.3" and from_data["horizon_days"] == "30,90" and from_data["seed"] == 5
+    assert from_data["label"] == "churned" and from_data["time_col"] == "outcome_date"
+    table = tmp_path / "mine.csv"
+    own = run_params(TrainingSource(snapshots=table, label="left", time_col="signed"), TrainConfig())
+    assert own["source"] == str(table) and own["label"] == "left" and own["time_col"] == "signed"
+    assert own["horizon_days"] is None and own["grace_days"] is None  # no snapshots were built
+    with pytest.raises(ValueError, match="exactly one of --data DIR or --snapshots FILE"):
+        TrainingSource()
 
 
 def test_train_without_logging_matches_train_and_checks_explanations(unlogged, small_demo):
@@ -63,14 +54,21 @@ def test_without_a_champion_the_new_model_stands_alone(unlogged):
 
 
 @pytest.mark.slow
-def test_second_run_is_compared_with_the_champion_and_promoted_by_hand(store, small_demo):
-    first = retrain.train_and_log(small_demo.data, tables=small_demo.tables, snapshots=small_demo.snapshots, seed=1)
-    assert first.champion_before is None and first.tracked.promoted
+def test_a_notebook_run_after_a_cli_run_logs_the_same_params_and_is_compared_with_its_champion(store, small_demo):
+    cli = CliRunner().invoke(app, ["train", "--data", str(small_demo.data), "--seed", "1"], env={"COLUMNS": "200"})
+    assert cli.exit_code == 0, cli.output
     assert retrain.champion_version() == "1"
-    second = retrain.train_and_log(small_demo.data, tables=small_demo.tables, snapshots=small_demo.snapshots, seed=2)
+    first_params = MlflowClient().get_run(MlflowClient().get_model_version(track.MODEL_NAME, "1").run_id).data.params
+    second = train_and_log(small_demo.data, tables=small_demo.tables, snapshots=small_demo.snapshots, seed=2)
     assert second.champion_before == "1"
     params = MlflowClient().get_run(second.tracked.run_id).data.params
-    assert set(params) >= CLI_PARAMS
+    assert set(params) == set(first_params)  # one workflow: the CLI's run and the notebook's read alike
+    assert {k: v for k, v in params.items() if k != "seed"} == {k: v for k, v in first_params.items() if k != "seed"}
+    first_auc = float(
+        MlflowClient()
+        .get_run(MlflowClient().get_model_version(track.MODEL_NAME, "1").run_id)
+        .data.metrics["test_roc_auc"]
+    )
 
     comparison = retrain.compare_with_champion(
         second.result, second.table.frame, second.champion_before, second.tracked.model_version
@@ -90,4 +88,4 @@ def test_second_run_is_compared_with_the_champion_and_promoted_by_hand(store, sm
     assert retrain.champion_version() == "2"
     versions = retrain.registry().set_index("version")
     assert "champion" in versions.loc[2, "aliases"]
-    assert versions.loc[1, "test_roc_auc"] == pytest.approx(first.result.metrics["test_roc_auc"])
+    assert versions.loc[1, "test_roc_auc"] == pytest.approx(first_auc)
