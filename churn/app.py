@@ -100,6 +100,74 @@ def check_output(path: Path, allowed: tuple[str, ...] = (".parquet", ".csv")) ->
         raise UsageError(f"--out {path}: unsupported file type. Expected a path ending in {' or '.join(allowed)}.")
 
 
+DataOption = Annotated[
+    Path, typer.Option(help="Directory of input tables, one file per table (see docs/data-contract.md).")
+]
+DataOrSnapshotsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Directory of input tables, one file per table (see docs/data-contract.md); or --snapshots."
+    ),
+]
+SnapshotsOption = Annotated[
+    Path | None, typer.Option(help="A snapshot table (.parquet/.csv) instead of --data: ours, or your own.")
+]
+AsOfOption = Annotated[
+    str | None, typer.Option(help="The date to work as of (YYYY-MM-DD; default: the day after the data ends).")
+]
+ModelUriOption = Annotated[
+    str, typer.Option(help="Model to use: a registry URI (models:/renewal-risk@champion), a run's model or a folder.")
+]
+TrackingOption = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
+]
+AllowMissingOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-missing-features",
+        help="Score even when the model uses features this export cannot give (they are treated as missing).",
+    ),
+]
+
+
+def load_export(data: Path, steps, accounts: list[str] | None = None):
+    """The export's tables, validated, with a progress bar and a note per optional table that is absent.
+
+    ``accounts`` reads only those accounts' rows (and the export-wide facts), for commands about
+    one account. Every command that reads ``--data`` loads it here, so all say the same."""
+    from features.load import load_tables
+    from features.schema import TABLES
+
+    whose = f" ({', '.join(accounts)})" if accounts else ""
+    with steps.bar(f"Loading and validating tables from {data}{whose}", total=len(TABLES)) as update:
+        tables = load_tables(data, on_table=lambda name, done, total: update(done, total), accounts=accounts)
+    for table in tables.missing_tables:
+        steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
+    return tables
+
+
+def as_of_date(value: str | None, tables):
+    """``--as-of`` as a date, or the day after the data ends (``Tables.next_day``) when it is not given."""
+    return parse_date(value, "--as-of") if value is not None else tables.next_day
+
+
+def load_model(model_uri: str, tracking_uri: str | None, steps):
+    """The model bundle at ``model_uri``, or a usage error that says how to get one."""
+    import mlflow
+
+    from training import track
+
+    with steps.step(f"Loading model {model_uri}"):
+        track.configure(tracking_uri)
+        try:
+            return track.load_bundle(model_uri)
+        except (mlflow.exceptions.MlflowException, FileNotFoundError, OSError) as err:
+            message = getattr(err, "message", str(err))
+            raise UsageError(
+                f"cannot load the model {model_uri}: {message}. Train one first with `churn train`."
+            ) from None
+
+
 StoreOption = Annotated[
     Path | None,
     typer.Option(help="Also write the snapshots, with earlier monthly ones, to this SQLite store for `churn serve`."),

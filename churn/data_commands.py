@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 from churn.app import (
     DEFAULT_HORIZON_DAYS,
     DEFAULT_WORKERS,
+    DataOption,
     StoreMonthsOption,
     StoreOption,
     UsageError,
@@ -23,6 +24,7 @@ from churn.app import (
     check_output,
     check_store_option,
     console,
+    load_export,
     parse_date,
     parse_horizons,
     reports_user_errors,
@@ -64,9 +66,7 @@ def demo_data(
 @app.command("build-features")
 @reports_user_errors
 def build_features(
-    data: Annotated[Path, typer.Option(help="Directory of input tables (see docs/data-contract.md).")] = Path(
-        "data/demo"
-    ),
+    data: DataOption,
     out: Annotated[Path, typer.Option(help="Output file, .parquet or .csv.")] = Path("out/snapshots.parquet"),
     horizon_days: Annotated[
         str,
@@ -101,8 +101,6 @@ def build_features(
     """Build point-in-time account snapshots: training rows (labelled) or scoring rows (--as-of)."""
     from features.build import build_scoring_snapshots, build_training_snapshots
     from features.io import write_table
-    from features.load import load_tables
-    from features.schema import TABLES
 
     check_output(out)
     horizons = parse_horizons(horizon_days)
@@ -116,10 +114,7 @@ def build_features(
         cluster = _connect_to_cluster(dask_scheduler)
         options["scheduler"] = "distributed"
     with cluster, Steps(console) as steps:
-        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
-            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
-        for table in tables.missing_tables:
-            steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
+        tables = load_export(data, steps)
         kind = "training snapshots" if scoring_date is None else f"scoring snapshots as of {scoring_date.date()}"
         with steps.bar(f"Building {kind} (partitions of accounts)", total=1) as update:
             if scoring_date is None:
@@ -158,13 +153,12 @@ def _connect_to_cluster(address: str):
 @app.command("validate")
 @reports_user_errors
 def validate(
-    data: Annotated[Path, typer.Option(help="Directory of input tables.")] = Path("data/demo"),
+    data: DataOption,
 ) -> None:
     """Check a data directory against the data contract and summarise each table."""
-    from features.load import load_tables
 
-    with Steps(console) as steps, steps.step(f"Validating {data}"):
-        tables = load_tables(data)
+    with Steps(console) as steps:
+        tables = load_export(data, steps)
     table = RichTable(title=escape(f"{data} meets the data contract"), title_justify="left")
     for column in ("table", "file", "rows", "accounts"):
         table.add_column(column)
@@ -199,9 +193,7 @@ def data_contract(
 @app.command("catalog")
 @reports_user_errors
 def catalog(
-    data: Annotated[Path, typer.Option(help="Directory of input tables (usage metrics name some features).")] = Path(
-        "data/demo"
-    ),
+    data: DataOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List every feature with its description, unit and driver group."""

@@ -11,13 +11,23 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table as RichTable
 
-from churn.app import UsageError, app, console, parse_date, reports_user_errors
-from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption, TrackingOption, _load_model
+from churn.app import (
+    AsOfOption,
+    DataOption,
+    ModelUriOption,
+    TrackingOption,
+    UsageError,
+    app,
+    as_of_date,
+    console,
+    load_export,
+    load_model,
+    reports_user_errors,
+)
 from churn.progress import Steps
 from explain.formats import calendar_date, days_from_now, money, percent
+from training.names import DEFAULT_MODEL_URI
 
-DataDirOption = Annotated[Path, typer.Option(help="Directory of input tables.")]
-AsOfOption = Annotated[str | None, typer.Option(help="Explain as of this date (default: the day after the data ends).")]
 PlaybookOption = Annotated[
     Path | None, typer.Option(help="Your playbook YAML: overrides the default plays (see explain/playbook.yaml).")
 ]
@@ -37,29 +47,23 @@ def _context(
     ``accounts`` reads only those accounts' rows (and the export-wide facts): a command about
     one account does not load the whole book.
     """
-    from explain.pages import default_as_of
     from explain.playbook import Playbook, PlaybookError
     from explain.reasons import Explainer
-    from features.load import load_tables
-    from features.schema import TABLES
 
     try:
         plays = Playbook.load(playbook)
     except PlaybookError as err:
         raise UsageError(str(err)) from None
-    whose = f" ({', '.join(accounts)})" if accounts else ""
-    with steps.bar(f"Loading and validating tables from {data}{whose}", total=len(TABLES)) as update:
-        tables = load_tables(data, on_table=lambda name, done, total: update(done, total), accounts=accounts)
-    with steps.step(f"Loading model {model_uri}"):
-        bundle = _load_model(model_uri, tracking_uri)
-    when = parse_date(as_of, "--as-of") or default_as_of(tables)
+    tables = load_export(data, steps, accounts)
+    bundle = load_model(model_uri, tracking_uri, steps)
+    when = as_of_date(as_of, tables)
     return tables, Explainer(bundle, plays), when
 
 
 @app.command("explain")
 @reports_user_errors
 def explain_command(
-    data: DataDirOption,
+    data: DataOption,
     account: Annotated[str, typer.Option(help="Account id to explain.")],
     as_of: AsOfOption = None,
     compare: Annotated[
@@ -155,7 +159,7 @@ def _print_explanation(e) -> None:
 @app.command("report")
 @reports_user_errors
 def report_command(
-    data: DataDirOption,
+    data: DataOption,
     out: Annotated[Path, typer.Option(help="The .html page to write.")],
     account: Annotated[
         str | None, typer.Option(help="One account's page; without it, the portfolio page and its account pages.")

@@ -13,14 +13,23 @@ from rich.table import Table as RichTable
 
 from churn.app import (
     DEFAULT_HORIZON_DAYS,
+    AllowMissingOption,
+    AsOfOption,
+    DataOption,
+    DataOrSnapshotsOption,
+    ModelUriOption,
+    SnapshotsOption,
     StoreMonthsOption,
     StoreOption,
+    TrackingOption,
     UsageError,
     app,
+    as_of_date,
     check_output,
     check_store_option,
     console,
-    parse_date,
+    load_export,
+    load_model,
     parse_horizons,
     reports_user_errors,
     write_store,
@@ -30,16 +39,6 @@ from explain.formats import money
 from features.snapshots import DEFAULT_HORIZONS, DEFAULT_JITTER_DAYS
 from training.names import DEFAULT_MODEL_URI
 
-DataOption = Annotated[Path | None, typer.Option(help="Directory of input tables; snapshots are built from it.")]
-SnapshotsOption = Annotated[
-    Path | None, typer.Option(help="A snapshot table (.parquet/.csv) instead of --data: ours, or your own.")
-]
-ModelUriOption = Annotated[
-    str, typer.Option(help="Model to use: a registry URI (models:/renewal-risk@champion), a run's model or a folder.")
-]
-TrackingOption = Annotated[
-    str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
-]
 LabelOption = Annotated[str, typer.Option(help="Churn flag column of a --snapshots table (1/0, true/false, yes/no).")]
 IdColOption = Annotated[str, typer.Option(help="Account id column of a --snapshots table.")]
 TimeColOption = Annotated[
@@ -54,13 +53,6 @@ HorizonOption = Annotated[
 ]
 GraceOption = Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")]
-AllowMissingOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-missing-features",
-        help="Score even when the model uses features this export cannot give (they are treated as missing).",
-    ),
-]
 
 
 def _require_features(bundle, frame, allow_missing: bool, steps) -> None:
@@ -180,7 +172,7 @@ def _metrics_table(metrics: dict[str, float]) -> RichTable:
 @app.command("train")
 @reports_user_errors
 def train_command(
-    data: DataOption = None,
+    data: DataOrSnapshotsOption = None,
     snapshots: SnapshotsOption = None,
     label: LabelOption = "churned",
     id_col: IdColOption = "account_id",
@@ -245,7 +237,7 @@ def train_command(
 @app.command("backtest")
 @reports_user_errors
 def backtest_command(
-    data: DataOption = None,
+    data: DataOrSnapshotsOption = None,
     snapshots: SnapshotsOption = None,
     folds: Annotated[
         int, typer.Option(min=3, help="Rolling cutoffs: each fold trains on everything before its test window.")
@@ -324,8 +316,7 @@ def export_model_command(
 ) -> None:
     """Copy a model out of the registry as a plain bundle, to serve it without MLflow (churn serve --model-uri)."""
     with Steps(console) as steps:
-        with steps.step(f"Loading model {model_uri}"):
-            bundle = _load_model(model_uri, tracking_uri)
+        bundle = load_model(model_uri, tracking_uri, steps)
         with steps.step(f"Writing {out}"):
             bundle.save(out)
     console.print(escape(f"Model {bundle.version_label} written to {out}/ (serve it: churn serve --model-uri {out})"))
@@ -350,49 +341,41 @@ def promote_command(
     console.print(f"Version {version} of {track.MODEL_NAME} is now the champion.")
 
 
-def _load_model(model_uri: str, tracking_uri: str | None):
-    import mlflow
-
-    from training import track
-
-    track.configure(tracking_uri)
-    try:
-        return track.load_bundle(model_uri)
-    except (mlflow.exceptions.MlflowException, FileNotFoundError, OSError) as err:
-        message = getattr(err, "message", str(err))
-        raise UsageError(f"cannot load the model {model_uri}: {message}. Train one first with `churn train`.") from None
-
-
-def _scoring_snapshots(data, snapshots, as_of, steps):
+def _scoring_snapshots(data, snapshots, as_of: str | None, steps):
+    """The book to score: snapshots built from --data as of --as-of (default: the day after the data ends), or
+    a --snapshots table as it is; with the tables (None for a table) and the date scored on (None for a table)."""
     from features.build import build_scoring_snapshots
-    from features.load import load_tables
-    from features.schema import TABLES
 
     if (data is None) == (snapshots is None):
-        raise UsageError("give exactly one of --data DIR (with --as-of) or --snapshots FILE.")
+        raise UsageError("give exactly one of --data DIR or --snapshots FILE.")
     if data is not None:
-        if as_of is None:
-            raise UsageError("--data needs --as-of: the date to score on (YYYY-MM-DD).")
-        with steps.bar(f"Loading and validating tables from {data}", total=len(TABLES)) as update:
-            tables = load_tables(data, on_table=lambda name, done, total: update(done, total))
-        with steps.step(f"Building scoring snapshots as of {as_of.date()}"):
-            result = build_scoring_snapshots(tables, as_of)
+        tables = load_export(data, steps)
+        when = as_of_date(as_of, tables)
+        with steps.step(f"Building scoring snapshots as of {when.date()}"):
+            result = build_scoring_snapshots(tables, when)
         for note in result.notes:
             steps.note(note)
-        return result.frame, tables
+        return result.frame, tables, when
+    if as_of is not None:
+        raise UsageError("--as-of is for --data: a --snapshots table carries its own dates.")
     import pandas as pd
 
     with steps.step(f"Reading {snapshots}"):
         frame = pd.read_parquet(snapshots) if snapshots.suffix == ".parquet" else pd.read_csv(snapshots)
-    return frame, None
+    return frame, None, None
 
 
 @app.command("score")
 @reports_user_errors
 def score_command(
     out: Annotated[Path, typer.Option(help="Output file, .parquet or .csv.")],
-    data: DataOption = None,
-    as_of: Annotated[str | None, typer.Option(help="Score accounts with a contract in force on this date.")] = None,
+    data: DataOrSnapshotsOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="With --data: score the accounts in force on this date (default: the day after the data ends)."
+        ),
+    ] = None,
     snapshots: SnapshotsOption = None,
     model_uri: ModelUriOption = DEFAULT_MODEL_URI,
     bands: Annotated[
@@ -440,9 +423,8 @@ def score_command(
         raise UsageError("--id-col is for a --snapshots table; tables built from --data use account_id.")
     keep_columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     with Steps(console) as steps:
-        frame, tables = _scoring_snapshots(data, snapshots, parse_date(as_of, "--as-of"), steps)
-        with steps.step(f"Loading model {model_uri}"):
-            bundle = _load_model(model_uri, tracking_uri)
+        frame, tables, when = _scoring_snapshots(data, snapshots, as_of, steps)
+        bundle = load_model(model_uri, tracking_uri, steps)
         _require_features(bundle, frame, allow_missing_features, steps)
         id_name = "account_id"
         if snapshots is not None:
@@ -468,7 +450,7 @@ def score_command(
         with steps.step(f"Writing {out}"):
             write_table(scores, out)
         if store is not None:
-            write_store(store, tables, frame, parse_date(as_of, "--as-of"), store_months, steps, bundle=bundle)
+            write_store(store, tables, frame, when, store_months, steps, bundle=bundle)
     has_arr = "arr" in frame.columns and scores["arr"].notna().any()
     console.print(_top_table(scores, top, has_arr))
     console.print(_arr_at_risk_line(scores, "arr" in frame.columns))
@@ -545,8 +527,8 @@ def _top_table(scores, top: int, has_arr: bool = True) -> RichTable:
 @app.command("forecast")
 @reports_user_errors
 def forecast_command(
-    data: Annotated[Path, typer.Option(help="Directory of input tables.")],
-    as_of: Annotated[str, typer.Option(help="Forecast renewals from this date (YYYY-MM-DD).")],
+    data: DataOption,
+    as_of: AsOfOption = None,
     months: Annotated[int, typer.Option(min=1, max=36, help="Months ahead to forecast.")] = 12,
     model_uri: ModelUriOption = DEFAULT_MODEL_URI,
     out: Annotated[Path | None, typer.Option(help="Write the forecast to this .csv or .parquet.")] = None,
@@ -589,14 +571,12 @@ def forecast_command(
             check_output(path)
     if backtest_out is not None and not backtest_cutoffs:
         raise UsageError("--backtest-out needs --backtest-cutoffs N.")
-    as_of_date = parse_date(as_of, "--as-of")
     with Steps(console) as steps:
-        frame, tables = _scoring_snapshots(data, None, as_of_date, steps)
-        with steps.step(f"Loading model {model_uri}"):
-            bundle = _load_model(model_uri, tracking_uri)
+        frame, tables, when = _scoring_snapshots(data, None, as_of, steps)
+        bundle = load_model(model_uri, tracking_uri, steps)
         _require_features(bundle, frame, allow_missing_features, steps)
         with steps.step(f"Forecasting {months} months of renewals"):
-            forecast = forecast_book(bundle, frame, as_of_date, months)
+            forecast = forecast_book(bundle, frame, when, months)
         beyond = forecast[forecast["period_type"] == "total"].iloc[0]
         if beyond["beyond_range_renewals"]:
             steps.note(

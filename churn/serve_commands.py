@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 import settings
-from churn.app import UsageError, app, console, reports_user_errors
-from churn.model_commands import DEFAULT_MODEL_URI, ModelUriOption
+from churn.app import ModelUriOption, UsageError, app, console, reports_user_errors
+from training.names import DEFAULT_MODEL_URI
 
 SERVICE = "serving.service:RenewalRisk"
 

@@ -41,8 +41,8 @@ class UnknownAccountError(LookupError):
 
 
 def default_as_of(tables: Tables) -> pd.Timestamp:
-    """Today, as far as the data knows: the day after the last day it describes."""
-    return (tables.data_end + pd.Timedelta(days=1)).normalize()
+    """Today, as far as the data knows: the day after the last day it describes (``Tables.next_day``)."""
+    return tables.next_day
 
 
 def with_names(snapshots: pd.DataFrame, tables: Tables) -> pd.DataFrame:

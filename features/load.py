@@ -83,6 +83,11 @@ class Tables:
         return _latest_event({name: self.get(name) for name in _EVENT_TABLES})
 
     @property
+    def next_day(self) -> pd.Timestamp:
+        """Today, as far as the data knows: the day after the last day it describes (every ``--as-of`` default)."""
+        return (self.data_end + pd.Timedelta(days=1)).normalize()
+
+    @property
     def usage_start(self) -> pd.Timestamp:
         """The first day of the usage export: before it, no account was observed."""
         return self.export.usage_start if self.export is not None else pd.Timestamp(self.usage["date"].min())

@@ -27,7 +27,6 @@ def test_help_lists_every_command():
 @pytest.mark.parametrize("command", COMMANDS + MODEL_COMMANDS)
 def test_help_names_every_option_in_full(command):
     """Help captured off a terminal (a pipe, CI) lists every option and default uncut, not at rich's 80 columns."""
-    import click
     import typer.main
 
     result = runner.invoke(app, [command, "--help"], env={"NO_COLOR": "1", "COLUMNS": ""})
@@ -36,7 +35,7 @@ def test_help_names_every_option_in_full(command):
     cli = typer.main.get_command(app)
     params = cli.commands[command].params  # type: ignore[attr-defined]
     for param in params:
-        if isinstance(param, click.Option) and not param.hidden:
+        if param.param_type_name == "option" and not param.hidden:  # typer's options (it vendors click)
             assert param.opts[-1] in result.output, param.opts
     if any(p.name == "model_uri" for p in params):
         assert "models:/renewal-risk@champion" in result.output
@@ -46,7 +45,7 @@ def test_help_names_every_option_in_full(command):
 def test_every_command_has_help_with_defaults(command):
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0
-    if command in ("build-features", "demo-data", "validate"):
+    if command in ("build-features", "demo-data"):
         assert "default:" in result.output
 
 
@@ -165,3 +164,37 @@ def test_build_features_on_a_dask_cluster_matches_a_local_build(data_dir, tmp_pa
         )
     assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(pd.read_parquet(local), pd.read_parquet(remote))
+
+
+def _options(command: str) -> dict:
+    import typer.main
+
+    cli = typer.main.get_command(app)
+    return {p.name: p for p in cli.commands[command].params if p.param_type_name == "option"}  # type: ignore[attr-defined]
+
+
+def test_every_command_takes_data_and_as_of_the_same_way():
+    import typer.main
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    with_data = [name for name in commands if "data" in _options(name)]
+    assert {"validate", "catalog", "build-features", "train", "backtest", "score", "forecast", "explain", "report"} <= (
+        set(with_data)
+    )
+    helps = {name: _options(name)["data"].help for name in with_data}
+    assert all(text.startswith("Directory of input tables, one file per table") for text in helps.values()), helps
+    for name in ("score", "forecast", "explain", "report"):  # a date to work as of: never required
+        option = _options(name)["as_of"]
+        assert not option.required and "the day after the data ends" in option.help, name
+
+
+def test_score_without_as_of_scores_the_day_after_the_data_ends(small_demo, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(
+        app, ["score", "--data", str(small_demo.data), "--model-uri", str(small_demo.model), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert set(scores["as_of"]) == {str(small_demo.tables.next_day.date())}
+    refused = runner.invoke(app, ["score", "--snapshots", str(out), "--as-of", "2026-01-01", "--out", str(out)])
+    assert refused.exit_code == 2 and "--as-of is for --data" in refused.output
