@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -40,9 +41,11 @@ from explain.playbook import Playbook
 from explain.reasons import Explainer
 from features.build import build_scoring_snapshots, build_training_snapshots
 from features.load import load_tables
-from serving.local import start_server, stop_server
 from serving.runtime import Runtime
 from serving.store import store_from_tables
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test helpers that start a real server
+from tests.serving.local_server import start_server, stop_server
 from training.bundle import ModelBundle
 from training.dataset import from_snapshots
 from training.train import TrainConfig, train

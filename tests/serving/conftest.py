@@ -13,8 +13,8 @@ from explain.pages import default_as_of
 from explain.playbook import Playbook
 from explain.reasons import Explainer
 from features.build import build_scoring_snapshots
-from serving.local import start_server, stop_server
 from serving.store import store_from_tables
+from tests.serving.local_server import start_server, stop_server
 from training.bundle import ModelBundle
 
 TOKEN = "test-token-3f9a"

@@ -11,8 +11,8 @@ import psutil
 import pytest
 import requests
 
-from serving.local import start_server, stop_server
 from tests.serving.conftest import TOKEN
+from tests.serving.local_server import start_server, stop_server
 
 pytestmark = pytest.mark.slow
 GOOD = {"Authorization": f"Bearer {TOKEN}"}
