@@ -60,6 +60,10 @@ class Feature:
     of the typical renewing account's value is the worrying one (lower usage, more urgent
     tickets): a value on the other side is never said as a risk driver ("usage up 23%" is not
     a reason to worry, whatever the model's interactions make of it), nor the reverse.
+    ``monotone`` marks the counts of adverse events (urgent tickets, escalations, a champion
+    leaving, failed payments) whose direction is not a finding but a premise: the model is
+    trained under a LightGBM monotone constraint on them, so one more urgent ticket or a
+    champion's departure can never lower an account's risk.
     """
 
     name: str
@@ -75,11 +79,19 @@ class Feature:
     concept: str = ""  # features that state one fact share a concept; empty: the feature is its own
     clock: bool = False  # the value grows by a day each day when nothing happens ("days since ...")
     riskier: Literal["lower", "higher", ""] = ""  # which side of the typical renewing value is the worrying one
+    monotone: bool = False  # the model is held to ``riskier``: more adverse events never lower the risk
 
     @property
     def is_context(self) -> bool:
         """Context (term, days to renewal, tenure, segment, plan) sets the peer baseline; it is never a reason."""
         return self.role == "context"
+
+    @property
+    def monotone_constraint(self) -> int:
+        """LightGBM's constraint: +1 (risk may only rise with the value), −1 (only fall), 0 (free)."""
+        if not self.monotone:
+            return 0
+        return {"higher": 1, "lower": -1}.get(self.riskier, 0)
 
     @property
     def fact(self) -> str:
@@ -726,6 +738,14 @@ _HIGHER_IS_RISKIER = (
 )
 
 
+# Adverse events and their absence, where "more is never better" is a premise, not something to learn.
+_MONOTONE = (
+    r"tickets_(urgent|high)_\d+d|tickets_urgent_high_\d+d|slow_urgent_high_tickets_\d+d|urgent_high_open_over_\d+d"
+    r"|escalations_\d+d|nps_detractor_responses_\d+d|champion_losses_\d+d|champion_lost_unreplaced_\d+d"
+    r"|has_champion|exec_sponsor_present|overdue_invoices_open|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"
+)
+
+
 def riskier_side(name: str) -> str:
     """'lower', 'higher' or '' (no clear side: ARR, price level, days since a champion left)."""
     if re.fullmatch(_LOWER_IS_RISKIER, name):
@@ -752,6 +772,7 @@ def with_roles(feature: Feature) -> Feature:
         concept=concept_of(feature.name),
         clock=re.fullmatch(_CLOCK_PATTERN, feature.name) is not None,
         riskier=riskier_side(feature.name),  # type: ignore[arg-type]
+        monotone=re.fullmatch(_MONOTONE, feature.name) is not None and riskier_side(feature.name) != "",
     )
 
 

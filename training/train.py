@@ -93,10 +93,11 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     X = schema.matrix(table.frame, warn=False)
     tr, va, ca, te = (split[name] for name in ("train", "valid", "calib", "test"))
 
+    constraints = model.monotone_params(schema.names, table.catalog)
     params = (
-        model.tune(X.iloc[tr], y[tr], X.iloc[va], y[va], config.tune_trials, config.seed, config.threads)
-        if (config.tune_trials)
-        else {}
+        model.tune(X.iloc[tr], y[tr], X.iloc[va], y[va], config.tune_trials, config.seed, config.threads, constraints)
+        if config.tune_trials
+        else constraints
     )
     fitted = model.fit(X.iloc[tr], y[tr], X.iloc[va], y[va], params, config.seed, config.threads)
     raw = fitted.booster.predict(X, raw_score=True)
