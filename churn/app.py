@@ -109,6 +109,12 @@ DataOrSnapshotsOption = Annotated[
         "--data", help="Directory of input tables, one file per table (see docs/data-contract.md); or --snapshots."
     ),
 ]
+DataOrStoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Directory of input tables, one file per table (see docs/data-contract.md); or --store."
+    ),
+]
 SnapshotsOption = Annotated[
     Path | None, typer.Option(help="A snapshot table (.parquet/.csv) instead of --data: ours, or your own.")
 ]
@@ -153,19 +159,25 @@ def as_of_date(value: str | None, tables):
 
 def load_model(model_uri: str, tracking_uri: str | None, steps):
     """The model bundle at ``model_uri``, or a usage error that says how to get one."""
-    import mlflow
-
-    from training import track
+    from training.loading import load_bundle
 
     with steps.step(f"Loading model {model_uri}"):
-        track.configure(tracking_uri)
         try:
-            return track.load_bundle(model_uri)
-        except (mlflow.exceptions.MlflowException, FileNotFoundError, OSError) as err:
+            return load_bundle(model_uri, tracking_uri)
+        except Exception as err:
+            if not isinstance(err, FileNotFoundError | OSError | ValueError) and not _from_mlflow(err):
+                raise
             message = getattr(err, "message", str(err))
             raise UsageError(
                 f"cannot load the model {model_uri}: {message}. Train one first with `churn train`."
             ) from None
+
+
+def _from_mlflow(error: Exception) -> bool:
+    """An MLflow error (no such model, alias or store): MLflow is imported by then, since it raised."""
+    import mlflow
+
+    return isinstance(error, mlflow.exceptions.MlflowException)
 
 
 StoreOption = Annotated[

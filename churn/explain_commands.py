@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from churn.app import (
     AsOfOption,
     DataOption,
+    DataOrStoreOption,
     ModelUriOption,
     TrackingOption,
     UsageError,
@@ -22,6 +23,7 @@ from churn.app import (
     console,
     load_export,
     load_model,
+    parse_date,
     reports_user_errors,
 )
 from churn.progress import Steps
@@ -63,8 +65,16 @@ def _context(
 @app.command("explain")
 @reports_user_errors
 def explain_command(
-    data: DataOption,
     account: Annotated[str, typer.Option(help="Account id to explain.")],
+    data: DataOrStoreOption = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read the account from this snapshot store (written by `churn score --store`) instead of --data: "
+            "its newest stored snapshot, the explanation precomputed there for this model (computed now when there "
+            "is none), and what changed since the store's previous snapshot. Fast: no tables are read."
+        ),
+    ] = None,
     as_of: AsOfOption = None,
     compare: Annotated[
         int | None, typer.Option(min=1, max=3650, help="Also explain what changed since this many days earlier.")
@@ -80,17 +90,25 @@ def explain_command(
     """Why one account is at risk: top drivers, protective factors, plays, and (--compare) what changed."""
     from explain.pages import UnknownAccountError, account_pages, explain_accounts
 
+    if (data is None) == (store is None):
+        raise UsageError(
+            "give exactly one of --data DIR or --store PATH (a snapshot store from `churn score --store`)."
+        )
     with Steps(console) as steps:
-        tables, explainer, when = _context(data, model_uri, tracking_uri, playbook, as_of, steps, [account])
-        with steps.step(f"Explaining {account} as of {when.date()}"):
-            try:
-                if format == "html":
-                    page = account_pages(explainer, tables, [account], when, compare_days=compare)[account]
-                    explanation = page.explanation
-                else:
-                    explanation = explain_accounts(explainer, tables, [account], when, compare_days=compare)[0]
-            except UnknownAccountError as err:
-                raise UsageError(str(err)) from None
+        if store is not None:
+            page = _stored_page(store, account, model_uri, tracking_uri, playbook, as_of, compare, steps)
+            explanation = page.explanation
+        else:
+            tables, explainer, when = _context(data, model_uri, tracking_uri, playbook, as_of, steps, [account])
+            with steps.step(f"Explaining {account} as of {when.date()}"):
+                try:
+                    if format == "html":
+                        page = account_pages(explainer, tables, [account], when, compare_days=compare)[account]
+                        explanation = page.explanation
+                    else:
+                        explanation = explain_accounts(explainer, tables, [account], when, compare_days=compare)[0]
+                except UnknownAccountError as err:
+                    raise UsageError(str(err)) from None
     if format == "text":
         _print_explanation(explanation)
         return
@@ -101,6 +119,34 @@ def explain_command(
 
         text = render_account_page(page)
     _emit(text, out)
+
+
+def _stored_page(store: Path, account: str, model_uri, tracking_uri, playbook, as_of, compare, steps):
+    """The account's page from the snapshot store, as the service answers ``GET /accounts/{id}``."""
+    from explain.pages import UnknownAccountError
+    from serving.runtime import ModelLoadError, Runtime
+    from serving.store import StoreError
+
+    if compare is not None:
+        raise UsageError(
+            "--compare reads the tables (--data); with --store, what changed is since the store's previous snapshot."
+        )
+    if not store.is_file():
+        raise UsageError(f"--store {store}: no snapshot store there (write one with `churn score --store`).")
+    with steps.step(f"Loading model {model_uri}"):
+        try:
+            runtime = Runtime.load(model_uri, str(store), playbook, tracking_uri)
+        except ModelLoadError as err:
+            raise UsageError(str(err)) from None
+    with steps.step(f"Reading {account} from {store}"):
+        try:
+            page = runtime.account_page(account)
+        except (UnknownAccountError, StoreError) as err:
+            raise UsageError(str(err)) from None
+    stored = page.explanation.as_of
+    if as_of is not None and parse_date(as_of, "--as-of").date() != stored:
+        raise UsageError(f"the store's newest snapshot of {account} is of {stored}; for --as-of {as_of} use --data.")
+    return page
 
 
 def _emit(text: str, out: Path | None) -> None:

@@ -53,13 +53,18 @@ class Runtime:
     store_path: Path | None = None  # where the store is expected; one that appears after the start is opened then
 
     @classmethod
-    def load(cls, model_uri: str, store_path: str | None = None, playbook: str | None = None) -> Runtime:
+    def load(
+        cls,
+        model_uri: str,
+        store_path: str | None = None,
+        playbook: str | Path | None = None,
+        tracking_uri: str | None = None,
+    ) -> Runtime:
         """Load model, playbook and store; a model that cannot be loaded stops the start, naming the URI."""
-        from training import track
+        from training.loading import load_bundle
 
         try:
-            track.configure(None)
-            bundle = track.load_bundle(model_uri)
+            bundle = load_bundle(model_uri, tracking_uri)
         except Exception as error:  # any failure to load means: do not serve
             raise ModelLoadError(
                 f"cannot load the model {model_uri!r} ({type(error).__name__}: {error}). "

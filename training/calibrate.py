@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 ISOTONIC_MIN_CHURNERS = 300  # below this, isotonic steps follow noise; Platt's two numbers do not
 MIN_GAIN = 0.002  # relative log-loss gain a calibrator must bring on held-out rows to be used
@@ -101,6 +99,9 @@ def choose_on_held_out(raw_score: np.ndarray, y: np.ndarray, times: np.ndarray) 
 
 def fit_calibrator(raw_score: np.ndarray, y: np.ndarray, method: str = "auto") -> Calibrator:
     """Fit on the calibration window's raw scores and labels (``auto``: by the number of churners)."""
+    from sklearn.isotonic import IsotonicRegression  # fitting only: applying a calibrator is numpy
+    from sklearn.linear_model import LogisticRegression
+
     method = choose_method(y) if method == "auto" else method
     if method == "sigmoid":
         model = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw_score).reshape(-1, 1), y)

@@ -8,3 +8,15 @@ MODEL_NAME = "renewal-risk"  # the registered model every command and the servic
 CHAMPION = "champion"  # the registry alias of the model in service
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 DEFAULT_BANDS = (0.10, 0.30)  # churn risk below 10% is low, below 30% medium, else high
+
+
+def tracking_uri_in_force(explicit: str | None = None) -> str:
+    """The MLflow store commands use: ``explicit``, else ``$MLFLOW_TRACKING_URI``, else ./mlflow.db (SQLite)."""
+    if explicit:
+        return explicit
+    import os
+    from pathlib import Path
+
+    import settings  # light: pydantic-settings only
+
+    return settings.current().tracking_uri or f"sqlite:///{Path(os.getcwd()) / 'mlflow.db'}"

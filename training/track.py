@@ -25,10 +25,9 @@ from mlflow.models import ModelSignature
 from mlflow.types import DataType
 from mlflow.types.schema import ColSpec, Schema
 
-import settings
 from training import evaluate, plots
 from training.bundle import ModelBundle
-from training.names import CHAMPION, MODEL_NAME
+from training.names import CHAMPION, MODEL_NAME, tracking_uri_in_force
 from training.train import TrainResult
 
 EXPERIMENT = "renewal-risk"
@@ -39,7 +38,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 def configure(tracking_uri: str | None = None) -> str:
     """Point MLflow at ``tracking_uri``, ``$MLFLOW_TRACKING_URI``, or a SQLite file in the working directory."""
-    uri = tracking_uri or settings.current().tracking_uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    uri = tracking_uri_in_force(tracking_uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own progress is shown
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(uri)
