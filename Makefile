@@ -88,4 +88,4 @@ bench: $(STAMP) ## Run the benchmarks (feature building, training speed, quality
 	$(BIN)/python benchmarks/eval_vs_oracle.py --data $(DATA)
 
 clean: ## Remove generated data, outputs and the venv
-	rm -rf $(VENV) data out mlflow.db mlartifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) data out mlflow.db mlartifacts .model-cache .pytest_cache .ruff_cache
