@@ -30,12 +30,8 @@ BUNDLE_FILES = ("model.txt", "bundle.json")
 
 def load_bundle(model_uri: str, tracking_uri: str | None = None) -> ModelBundle:
     """The bundle at ``model_uri`` (registry URI, a run's model, or a folder), from the local copy when valid."""
-    path = Path(model_uri)
-    if path.exists():
-        for candidate in (path, path / "artifacts" / "bundle"):
-            if (candidate / "bundle.json").exists():
-                return ModelBundle.load(candidate)
-        raise FileNotFoundError(f"{model_uri}: no model bundle in this folder (expected bundle.json and model.txt)")
+    if Path(model_uri).exists():
+        return bundle_folder(Path(model_uri))
     database = sqlite_file(tracking_uri_in_force(tracking_uri))
     if database is not None and model_uri.startswith("models:/"):
         cached = _cached(model_uri, database)
@@ -48,6 +44,14 @@ def load_bundle(model_uri: str, tracking_uri: str | None = None) -> ModelBundle:
     if database is not None and model_uri.startswith("models:/"):
         _remember(model_uri, database, bundle)
     return bundle
+
+
+def bundle_folder(path: Path) -> ModelBundle:
+    """A bundle folder (``churn export-model``), or a run's model folder holding one."""
+    for candidate in (path, path / "artifacts" / "bundle"):
+        if (candidate / "bundle.json").exists():
+            return ModelBundle.load(candidate)
+    raise FileNotFoundError(f"{path}: no model bundle in this folder (expected bundle.json and model.txt)")
 
 
 def sqlite_file(tracking_uri: str) -> Path | None:

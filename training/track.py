@@ -27,6 +27,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 from training import evaluate, plots
 from training.bundle import ModelBundle
+from training.loading import bundle_folder
 from training.names import CHAMPION, MODEL_NAME, tracking_uri_in_force
 from training.train import TrainResult
 
@@ -244,12 +245,8 @@ def promote(version: str) -> None:
 
 def load_bundle(model_uri: str) -> ModelBundle:
     """A bundle from a registry URI (``models:/renewal-risk@champion``), a run's model, or a local folder."""
-    path = Path(model_uri)
-    if path.exists():
-        for candidate in (path, path / "artifacts" / "bundle"):
-            if (candidate / "bundle.json").exists():
-                return ModelBundle.load(candidate)
-        raise FileNotFoundError(f"{model_uri}: no model bundle in this folder (expected bundle.json and model.txt)")
+    if Path(model_uri).exists():
+        return bundle_folder(Path(model_uri))
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     bundle = ModelBundle.load(local / "artifacts" / "bundle")
     version = _version_of(model_uri)
