@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.cli import app
-from explain.pages import default_as_of, renewing_accounts
+from explain.pages import default_as_of, explain_accounts, renewing_accounts
+from explain.reasons import Explainer
 
 runner = CliRunner()
 
@@ -67,7 +68,11 @@ def test_explain_html_is_one_self_contained_page(world, tmp_path):
 
 
 def test_a_custom_playbook_changes_the_plays(world, tmp_path):
-    _, _, account, base = world
+    small_demo, as_of, _, base = world
+    # plays answer risk drivers: take a renewing account that has some (not every account is above its peers)
+    renewing = renewing_accounts(small_demo.tables, as_of, 180)
+    explained = explain_accounts(Explainer(small_demo.bundle), small_demo.tables, renewing[:40], as_of)
+    account = next(e.account_id for e in explained if len(e.risk_drivers) >= 2)
     playbook = tmp_path / "plays.yaml"
     groups = ("usage", "adoption", "support", "relationship", "commercial", "billing")
     playbook.write_text(
