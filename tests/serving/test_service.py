@@ -75,13 +75,16 @@ def test_merged_rows_keep_their_own_number_of_reasons(service, served):
 
 
 def test_score_over_http(client, served):
-    payloads = [_payload(served, i) for i in range(3)]
+    payloads = [_payload(served, i) for i in range(10)]
     response = client.post("/score", json={"accounts": payloads, "reasons": 3})
     assert response.status_code == 200, response.text
     body = response.json()
     assert [r["account_id"] for r in body["results"]] == [p["account_id"] for p in payloads]
-    assert body["results"][0]["risk_band"] in ("low", "medium", "high")
-    assert {"group", "feature", "value", "contribution", "sentence"} <= set(body["results"][0]["reasons"][0])
+    assert all(r["risk_band"] in ("low", "medium", "high") for r in body["results"])
+    # an account below its peers has no risk reason; the others say theirs with every field
+    with_reasons = [r for r in body["results"] if r["reasons"]]
+    assert with_reasons, "some of ten accounts are above their peers"
+    assert {"group", "feature", "value", "contribution", "sentence"} <= set(with_reasons[0]["reasons"][0])
 
 
 def test_missing_features_mean_unknown(client, served):
