@@ -38,6 +38,7 @@ class TrainConfig:
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     bands: tuple[float, float] = DEFAULT_BANDS
     test_from: pd.Timestamp | None = None  # backtest folds fix where the test window starts
+    params: dict[str, object] | None = None  # LightGBM parameters over model.DEFAULT_PARAMS (tuning overrides both)
 
 
 @dataclass
@@ -94,11 +95,9 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     X = schema.matrix(table.frame, warn=False)
     tr, va, ca, te = (split[name] for name in ("train", "valid", "calib", "test"))
 
-    params = (
-        model.tune(X.iloc[tr], y[tr], X.iloc[va], y[va], config.tune_trials, config.seed, config.threads)
-        if (config.tune_trials)
-        else {}
-    )
+    params = dict(config.params or {})
+    if config.tune_trials:
+        params |= model.tune(X.iloc[tr], y[tr], X.iloc[va], y[va], config.tune_trials, config.seed, config.threads)
     fitted = model.fit(X.iloc[tr], y[tr], X.iloc[va], y[va], params, config.seed, config.threads)
     raw = fitted.booster.predict(X, raw_score=True)
     method, calibration_report = config.calibration, {}

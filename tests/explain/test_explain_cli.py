@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from explain.pages import default_as_of, renewing_accounts
+from features.build import build_scoring_snapshots
 
 runner = CliRunner()
 
@@ -67,7 +68,11 @@ def test_explain_html_is_one_self_contained_page(world, tmp_path):
 
 
 def test_a_custom_playbook_changes_the_plays(world, tmp_path):
-    _, _, account, base = world
+    demo, as_of, _, base = world
+    # The riskiest renewing account: one below its peers' risk has no risk driver, so no play at all.
+    book = build_scoring_snapshots(demo.tables, as_of).frame
+    book = book[book["account_id"].isin(renewing_accounts(demo.tables, as_of, 180))].reset_index(drop=True)
+    account = book.at[int(np.argmax(demo.bundle.churn_probability(book, warn=False))), "account_id"]
     playbook = tmp_path / "plays.yaml"
     groups = ("usage", "adoption", "support", "relationship", "commercial", "billing")
     playbook.write_text(
