@@ -653,6 +653,7 @@ TERM = [
         template="{value:count:problem invoice} (failed, late or unpaid) this contract term"
         + TYPICAL.replace("{typical}", "{typical:int}"),
         when_zero="Every invoice due this contract term was paid on time",
+        missing="No contract term to count over (a plan shorter than 90 days)",
     ),
     Feature(
         "tickets_urgent_high_term",
@@ -662,6 +663,7 @@ TERM = [
         label="urgent or high tickets this term",
         template="{value:count:urgent or high-priority ticket} opened this contract term" + TYPICAL,
         when_zero="No urgent or high-priority tickets this contract term",
+        missing="No contract term to count over (a plan shorter than 90 days)",
     ),
     Feature(
         "escalations_term",
@@ -671,6 +673,7 @@ TERM = [
         label="escalations this term",
         template="{value:count:escalated ticket} among those closed this contract term" + TYPICAL,
         when_zero="No escalations this contract term",
+        missing="No contract term to count over (a plan shorter than 90 days)",
     ),
     Feature(
         "csat_mean_term",

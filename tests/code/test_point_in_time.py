@@ -203,3 +203,13 @@ def test_contract_term_features_see_the_term_up_to_as_of_only(table):
     assert not with_event(as_of - pd.Timedelta(hours=12)).equals(before)
     pd.testing.assert_series_equal(with_event(as_of + pd.Timedelta(hours=1)), before)
     pd.testing.assert_series_equal(with_event(contract["start_date"] - pd.Timedelta(days=2)), before)
+
+
+def test_a_plan_shorter_than_the_risk_window_has_no_contract_term():
+    contracts = FRAMES["contracts"].set_index("contract_id")
+    term = (contracts["end_date"] - contracts["start_date"]).dt.days
+    short = GRID[GRID["contract_id"].map(term).to_numpy() < 90].reset_index(drop=True)
+    assert len(short)
+    frame = features_of(FRAMES, short)
+    for name in ("tickets_urgent_high_term", "failed_or_late_invoices_term", "active_users_30d_vs_term_opening"):
+        assert frame[name].isna().all(), name
