@@ -31,6 +31,7 @@ from features.snapshots import (
     training_grid,
 )
 from features.support import support_features
+from features.term import term_features
 from features.usage import (
     UsageRows,
     adoption_features,
@@ -55,6 +56,7 @@ _NPS_FEATURES = (
     "nps_change",
     "days_since_nps_response",
     f"nps_detractor_responses_{DETRACTOR_WINDOW}d",
+    "nps_mean_term",
 )
 
 
@@ -121,6 +123,8 @@ def build_partition(
     columns |= usage
     columns |= adoption_features(snap, rows, observed_from, columns["seats"], usage)
     columns |= decline_features(snap, rows, observed_from)
+    optional = {name: tables.get(name) for name in ("invoices", "support_tickets", "nps")}
+    columns |= term_features(snap, tables.contracts, rows, observed_from, columns["seats"], optional)
     del rows
     for name, family in _OPTIONAL_FAMILIES.items():
         frame = tables.get(name)

@@ -622,6 +622,94 @@ BILLING = [
 ]
 
 
+# The current contract term so far (features/term.py): since the term began, up to as_of.
+TERM = [
+    Feature(
+        "active_users_term_vs_previous_term",
+        f"Average daily {_metric_words(ACTIVE_USERS_METRIC)} in the current contract term so far vs the year before "
+        "it began (-0.3 = down 30%)",
+        "fraction",
+        "usage",
+        label="active users this term against the year before",
+        template="Active users this contract term {value:changed} compared with the year before it began",
+        missing="Too little active-user history to compare this term with the year before",
+    ),
+    Feature(
+        "active_users_30d_vs_term_opening",
+        f"Average daily {_metric_words(ACTIVE_USERS_METRIC)} over the last 30 days vs the first 90 days of the "
+        "current contract term (-0.3 = down 30%)",
+        "fraction",
+        "usage",
+        label="active users against the term's first months",
+        template="Active users over the last 30 days {value:changed} compared with the first months of this term"
+        f"[, to {{{_ACTIVE_USERS_30D}:num}} a day]",
+        missing="Too little active-user history in this term to compare with its first months",
+    ),
+    Feature(
+        "seat_utilization_change_term",
+        "Seat utilization over the last 30 days minus that of the first 30 days of the current contract term "
+        "(-0.2 = 20 points lower)",
+        "fraction",
+        "adoption",
+        label="seat utilization change this term",
+        template="Seat utilization {value:points} since the start of this contract term"
+        "[, to {seat_utilization_30d:pct}]",
+        missing="Seat utilization at the start of this term unknown",
+    ),
+    Feature(
+        "failed_or_late_invoices_term",
+        "Invoices due in the current contract term so far that failed, were paid late, or are still unpaid",
+        "invoices",
+        "billing",
+        label="failed or late invoices this term",
+        template="{value:count:problem invoice} (failed, late or unpaid) this contract term"
+        + TYPICAL.replace("{typical}", "{typical:int}"),
+        when_zero="Every invoice due this contract term was paid on time",
+        missing="No contract term to count over (a plan shorter than 90 days)",
+    ),
+    Feature(
+        "tickets_urgent_high_term",
+        "Urgent or high-priority tickets opened in the current contract term so far",
+        "tickets",
+        "support",
+        label="urgent or high tickets this term",
+        template="{value:count:urgent or high-priority ticket} opened this contract term" + TYPICAL,
+        when_zero="No urgent or high-priority tickets this contract term",
+        missing="No contract term to count over (a plan shorter than 90 days)",
+    ),
+    Feature(
+        "escalations_term",
+        "Escalated tickets among those closed in the current contract term so far",
+        "tickets",
+        "support",
+        label="escalations this term",
+        template="{value:count:escalated ticket} among those closed this contract term" + TYPICAL,
+        when_zero="No escalations this contract term",
+        missing="No contract term to count over (a plan shorter than 90 days)",
+    ),
+    Feature(
+        "csat_mean_term",
+        "Average CSAT of tickets closed in the current contract term so far",
+        "score 1-5",
+        "support",
+        label="CSAT this term",
+        template="Average CSAT this contract term is {value:num} out of 5"
+        + TYPICAL.replace("{typical}", "{typical:num}"),
+        missing="No CSAT rating this contract term",
+    ),
+    Feature(
+        "nps_mean_term",
+        "Average score of the NPS answers given in the current contract term so far",
+        "score 0-10",
+        "relationship",
+        label="NPS this term",
+        template="NPS answers this contract term averaged {value:num} out of 10"
+        + TYPICAL.replace("{typical}", "{typical:num}"),
+        missing="No NPS answer this contract term",
+    ),
+]
+
+
 @dataclass(frozen=True)
 class Catalog:
     """The features of one data set, in model column order."""
@@ -708,16 +796,21 @@ CONTEXT_FEATURES = frozenset(
 _CONCEPT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("usage_{metric}_level", r"usage_(?P<metric>.+)_mean_\d+d"),
     ("usage_{metric}_trend", r"usage_(?P<metric>.+)_trend_\d+d"),
-    ("usage_active_users_trend", r"active_users_vs_peak_7m"),
+    (
+        "usage_active_users_trend",
+        r"active_users_vs_peak_7m|active_users_term_vs_previous_term|active_users_30d_vs_term_opening",
+    ),
     ("modules", r"modules_used_(30d|change_30d)"),
-    ("urgent_high_tickets", r"tickets_(urgent|high)_\d+d|tickets_urgent_high_\d+d"),
+    ("urgent_high_tickets", r"tickets_(urgent|high)_\d+d|tickets_urgent_high_(\d+d|term)"),
     ("slow_urgent_high_tickets", r"slow_urgent_high_tickets_\d+d|urgent_high_open_over_\d+d"),
     ("open_tickets", r"tickets_open|oldest_open_ticket_age_days"),
-    ("nps", r"nps_last_score|nps_change|nps_detractor_responses_\d+d"),
+    ("nps", r"nps_last_score|nps_change|nps_detractor_responses_\d+d|nps_mean_term"),
+    ("csat", r"csat_mean_(\d+d|term)"),
+    ("escalations", r"escalations_(\d+d|term)"),
     ("champion", r"champion_losses_\d+d|champion_lost_unreplaced_\d+d|days_since_champion_left|has_champion"),
     ("price", r"arr_per_seat|price_per_seat_.+|arr_change_at_last_renewal"),
     ("discount", r"discount_pct|discount_change_.+"),
-    ("payments", r"overdue_invoices_open|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"),
+    ("payments", r"overdue_invoices_open|failed_or_late_invoices_(\d+d|term)|days_late_(mean|max)_\d+d"),
 )
 # Days since an event: they rise with the calendar alone, so a rise is news only when an event reset them.
 _CLOCK_PATTERN = r"days_since_.+|usage_.+_days_since_last|oldest_open_ticket_age_days|tenure_days|days_to_renewal"
@@ -728,6 +821,8 @@ _LOWER_IS_RISKIER = (
     r"usage_.+_(mean_\d+d|trend_\d+d|active_day_share_30d)|active_users_vs_peak_7m|seat_utilization_30d"
     r"|modules_used_30d|modules_used_change_30d|csat_mean_\d+d|nps_last_score|nps_change|has_champion"
     r"|exec_sponsor_present|qbrs_\d+d|discount_change_.+"
+    r"|active_users_term_vs_previous_term|active_users_30d_vs_term_opening|seat_utilization_change_term"
+    r"|csat_mean_term|nps_mean_term"
 )
 _HIGHER_IS_RISKIER = (
     r"usage_.+_days_since_last|tickets_(urgent|high)_\d+d|tickets_urgent_high_\d+d|slow_urgent_high_tickets_\d+d"
@@ -735,6 +830,7 @@ _HIGHER_IS_RISKIER = (
     r"|escalations_\d+d|nps_detractor_responses_\d+d|champion_losses_\d+d|champion_lost_unreplaced_\d+d"
     r"|days_since_qbr|price_per_seat_change_.+|price_per_seat_max_step_12m|overdue_invoices_open"
     r"|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"
+    r"|failed_or_late_invoices_term|tickets_urgent_high_term|escalations_term"
 )
 
 
@@ -780,7 +876,7 @@ def build_catalog(usage_metrics: Iterable[str]) -> Catalog:
     """The catalog for data whose usage table has these (non-module) metric names."""
     slugs = sorted({metric_slug(m): m for m in usage_metrics}.items())
     usage = [f for _, metric in slugs for f in usage_features(metric)]
-    features = usage + DECLINE + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING
+    features = usage + DECLINE + ADOPTION + SUPPORT + RELATIONSHIP + COMMERCIAL + BILLING + TERM
     return Catalog(tuple(with_roles(f) for f in features))
 
 

@@ -37,6 +37,7 @@ class TrainConfig:
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     bands: tuple[float, float] = DEFAULT_BANDS
     test_from: pd.Timestamp | None = None  # backtest folds fix where the test window starts
+    params: dict[str, object] | None = None  # LightGBM parameters over model.DEFAULT_PARAMS (tuning overrides both)
 
 
 @dataclass
@@ -94,11 +95,11 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     tr, va, ca, te = (split[name] for name in ("train", "valid", "calib", "test"))
 
     constraints = model.monotone_params(schema.names, table.catalog)
-    params = (
-        model.tune(X.iloc[tr], y[tr], X.iloc[va], y[va], config.tune_trials, config.seed, config.threads, constraints)
-        if config.tune_trials
-        else constraints
-    )
+    params = dict(config.params or {}) | constraints
+    if config.tune_trials:
+        params |= model.tune(
+            X.iloc[tr], y[tr], X.iloc[va], y[va], config.tune_trials, config.seed, config.threads, constraints
+        )
     fitted = model.fit(X.iloc[tr], y[tr], X.iloc[va], y[va], params, config.seed, config.threads)
     raw = fitted.booster.predict(X, raw_score=True)
     method, calibration_report = config.calibration, {}

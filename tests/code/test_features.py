@@ -235,3 +235,33 @@ def test_metric_names_that_differ_only_in_spelling_are_summed_per_day():
     share = "usage_active_users_active_day_share_30d"
     assert frame.loc[0, share] == baseline.loc[0, share]  # the same days, counted once
     assert frame.loc[0, "usage_active_users_mean_7d"] > baseline.loc[0, "usage_active_users_mean_7d"]
+
+
+def test_contract_term_features_read_the_term_so_far(snapshot):
+    """A's term began on 2024-01-01 (contract A-2): only what happened from then until as_of counts."""
+    a = snapshot.loc["A"]
+    assert a["tickets_urgent_high_term"] == 2  # T2 (urgent) and T3 (high); T3 is still open
+    assert a["escalations_term"] == 0  # T2's escalation is known only once it closed, after as_of
+    assert a["csat_mean_term"] == pytest.approx(3.0)  # T1 and T4, closed before as_of
+    assert a["failed_or_late_invoices_term"] == 1  # I2 unpaid on as_of; I3 not yet due
+    assert a["nps_mean_term"] == 4.0  # the 2023 answer is the previous term's, the March one is later
+    # Jan 1 .. Feb 29: 22 weekdays at 4 users (to Jan 30), 22 at 2; the year before: 260 weekdays at 4,
+    # over the 364 days observed (the usage export begins on Monday 2023-01-02).
+    term, year_before = (22 * 4 + 22 * 2) / 60, 4 * 260 / 364
+    assert a["active_users_term_vs_previous_term"] == pytest.approx(term / year_before - 1)
+    # The term is 60 days old: its opening is the term so far; its first 30 days all at 4 users.
+    assert a["active_users_30d_vs_term_opening"] == pytest.approx((22 * 2 / 30) / term - 1)
+    assert a["seat_utilization_change_term"] == pytest.approx((22 * 2 / 30 - 22 * 4 / 30) / 10)
+    b = snapshot.loc["B"]
+    assert np.isnan(b["active_users_term_vs_previous_term"])  # the account did not exist the year before
+    assert b["tickets_urgent_high_term"] == 0 and np.isnan(b["nps_mean_term"])
+
+
+def test_contract_term_features_go_missing_without_their_tables():
+    frames = crafted_frames()
+    for name in ("support_tickets", "nps", "invoices"):
+        frames.pop(name)
+    a = build_scoring_snapshots(as_tables(frames), AS_OF).frame.set_index("account_id").loc["A"]
+    for name in ("tickets_urgent_high_term", "escalations_term", "csat_mean_term", "nps_mean_term"):
+        assert np.isnan(a[name]), name
+    assert np.isnan(a["failed_or_late_invoices_term"])

@@ -174,3 +174,42 @@ def test_a_row_just_before_as_of_is_seen(table):
         ]
     frames[table] = pd.concat([base, pd.DataFrame([new])], ignore_index=True)
     assert not features_of(FRAMES, row)[sensitive].equals(features_of(frames, row)[sensitive])
+
+
+TERM_EVENTS = {
+    "support_tickets": ("tickets_urgent_high_term", "opened_at", {"ticket_id": "NEW", "priority": "urgent"}),
+    "invoices": ("failed_or_late_invoices_term", "due_date", {"invoice_id": "NEW", "status": "failed"}),
+    "nps": ("nps_mean_term", "responded_at", {"score": 0.0}),
+}
+
+
+@pytest.mark.parametrize("table", sorted(TERM_EVENTS))
+def test_contract_term_features_see_the_term_up_to_as_of_only(table):
+    """Counted: an event inside the term, before as_of. Not counted: one on the as_of day, or before the term."""
+    name, dated_by, extra = TERM_EVENTS[table]
+    annual = GRID[(GRID["renewal_date"] - GRID["as_of"]).dt.days.between(30, 300)]
+    row = annual.iloc[[len(annual) // 2]].reset_index(drop=True)
+    account, as_of = row.at[0, "account_id"], row.at[0, "as_of"]
+    contract = FRAMES["contracts"].set_index("contract_id").loc[row.at[0, "contract_id"]]
+    assert contract["end_date"] - contract["start_date"] >= pd.Timedelta(days=90)  # a term worth the name
+
+    def with_event(when: pd.Timestamp) -> pd.DataFrame:
+        frames = {k: v.copy() for k, v in FRAMES.items()}
+        new = pd.DataFrame([{"account_id": account, dated_by: when, **extra}])
+        frames[table] = pd.concat([frames[table], new], ignore_index=True)
+        return features_of(frames, row)[name]
+
+    before = features_of(FRAMES, row)[name]
+    assert not with_event(as_of - pd.Timedelta(hours=12)).equals(before)
+    pd.testing.assert_series_equal(with_event(as_of + pd.Timedelta(hours=1)), before)
+    pd.testing.assert_series_equal(with_event(contract["start_date"] - pd.Timedelta(days=2)), before)
+
+
+def test_a_plan_shorter_than_the_risk_window_has_no_contract_term():
+    contracts = FRAMES["contracts"].set_index("contract_id")
+    term = (contracts["end_date"] - contracts["start_date"]).dt.days
+    short = GRID[GRID["contract_id"].map(term).to_numpy() < 90].reset_index(drop=True)
+    assert len(short)
+    frame = features_of(FRAMES, short)
+    for name in ("tickets_urgent_high_term", "failed_or_late_invoices_term", "active_users_30d_vs_term_opening"):
+        assert frame[name].isna().all(), name

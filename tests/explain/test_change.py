@@ -522,7 +522,7 @@ def test_the_feature_that_changed_is_the_mover(explainer, small_demo):
     changed = {"seat_utilization_30d", "usage_active_users_mean_30d", "active_users_vs_peak_7m"}
     assert {m.feature for m in change.movers} <= changed
     if change.points > 0.5:
-        assert change.summary.startswith(f"Risk up {abs(change.points):.0f} points in the last 30 days")
+        assert change.summary.startswith(f"Risk up {abs(change.points):.0f} point")  # "1 point", "2 points"
         assert "because" in change.summary and "fell from" in change.summary
 
 

