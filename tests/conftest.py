@@ -225,5 +225,11 @@ def small_demo(tmp_path_factory):
     result = train(from_snapshots(snapshots.frame, snapshots.catalog), TrainConfig(seed=3, params=light))
     model_dir = result.bundle.save(root / "model")
     return SimpleNamespace(
-        data=root / "data", tables=tables, snapshots=snapshots, result=result, bundle=result.bundle, model=model_dir
+        data=root / "data",
+        tables=tables,
+        snapshots=snapshots,
+        result=result,
+        bundle=result.bundle,
+        model=model_dir,
+        params=light,
     )

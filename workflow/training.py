@@ -10,6 +10,7 @@ as values in ``TrainingRun.notes``, said once.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -205,15 +206,18 @@ def train_and_log(
     tune_trials: int = 0,
     calibration: str = "auto",
     bands: tuple[float, float] | None = None,
+    params: dict[str, object] | None = None,
     experiment: str = track.EXPERIMENT,
     tracking_uri: str | None = None,
     log: bool = True,
 ) -> TrainingRun:
-    """``churn train --data DATA`` as a function, with keyword arguments for a notebook's parameters cell."""
+    """``churn train --data DATA`` as a function, with keyword arguments for a notebook's parameters cell.
+
+    ``params`` are LightGBM parameters over the defaults (``TrainConfig.params``)."""
     source = TrainingSource(data=Path(data), horizon_days=tuple(horizon_days), grace_days=grace_days)
-    config = TrainConfig(seed=seed, tune_trials=tune_trials, calibration=calibration)
+    config = TrainConfig(seed=seed, tune_trials=tune_trials, calibration=calibration, params=params)
     if bands is not None:
-        config = TrainConfig(seed=seed, tune_trials=tune_trials, calibration=calibration, bands=tuple(bands))
+        config = dataclasses.replace(config, bands=tuple(bands))
     return run_training(
         source, config, experiment=experiment, tracking_uri=tracking_uri, log=log, tables=tables, snapshots=snapshots
     )

@@ -17,7 +17,14 @@ from workflow.training import TrainingSource, run_params, train_and_log
 
 @pytest.fixture(scope="module")
 def unlogged(small_demo):
-    return train_and_log(small_demo.data, tables=small_demo.tables, snapshots=small_demo.snapshots, seed=3, log=False)
+    return train_and_log(
+        small_demo.data,
+        tables=small_demo.tables,
+        snapshots=small_demo.snapshots,
+        seed=3,
+        params=small_demo.params,
+        log=False,
+    )
 
 
 def test_run_params_say_what_the_model_was_trained_from(tmp_path):
