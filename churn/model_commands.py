@@ -95,7 +95,7 @@ def _parse_bands(value: str) -> tuple[float, float]:
 
 
 def _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps):
-    """A TrainingTable from --data (snapshots built now) or --snapshots (read), and the files behind it."""
+    """A TrainingTable from --data (snapshots built now) or --snapshots (read), the files behind it, and the tables."""
     from features.build import build_training_snapshots
     from features.load import load_tables
     from features.schema import TABLES
@@ -110,13 +110,13 @@ def _training_table(data, snapshots, label, id_col, time_col, horizon_days, grac
             steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
         with steps.step("Building training snapshots"):
             result = build_training_snapshots(tables, horizons=parse_horizons(horizon_days), grace_days=grace_days)
-        return from_snapshots(result.frame, result.catalog), dict(tables.sources)
+        return from_snapshots(result.frame, result.catalog), dict(tables.sources), tables
     with steps.step(f"Reading {snapshots}"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = from_snapshots_file(snapshots, label, id_col, time_col)
     for warning in caught:
         steps.note(str(warning.message))
-    return table, {"snapshots": snapshots}
+    return table, {"snapshots": snapshots}, None
 
 
 def _default_time_col(snapshots: Path | None, time_col: str | None) -> str | None:
@@ -222,6 +222,7 @@ def train_command(
     """Train, calibrate and evaluate a renewal-risk model; log it to MLflow and register it."""
     from training import track
     from training.dataset import fingerprint
+    from training.reference import book_builder
     from training.train import TrainConfig, train
 
     if calibration not in ("auto", "sigmoid", "isotonic"):
@@ -229,7 +230,11 @@ def train_command(
     config = TrainConfig(seed=seed, tune_trials=tune, calibration=calibration, bands=_parse_bands(bands))
     time_col = "outcome_date" if data is not None else _default_time_col(snapshots, time_col)
     with Steps(console) as steps:
-        table, sources = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
+        table, sources, tables = _training_table(
+            data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps
+        )
+        # the book as it stood inside the training window: what monitoring compares a scored book with
+        book = book_builder(tables) if tables is not None else None
         with (
             steps.step(
                 f"Training on {len(table.frame):,} snapshots × {len(table.features)} features"
@@ -239,7 +244,7 @@ def train_command(
         ):
             warnings.simplefilter("always", UserWarning)
             try:
-                result = train(table, config, fingerprint(table, sources))
+                result = train(table, config, fingerprint(table, sources), reference_book=book)
             except ValueError as err:
                 raise UsageError(str(err)) from None
         for note in [*result.notes, *(str(w.message) for w in caught if "time-based" in str(w.message))]:
@@ -326,7 +331,7 @@ def backtest_command(
     if time_col is None:
         raise UsageError("a backtest needs time: pass --time-col (or use --data).")
     with Steps(console) as steps:
-        table, _ = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
+        table, _, _ = _training_table(data, snapshots, label, id_col, time_col, horizon_days, grace_days, steps)
         with steps.bar(f"Backtesting over {folds} rolling cutoffs", total=folds) as update:
             try:
                 report = rolling_backtest(table, folds, seed, on_fold=update)

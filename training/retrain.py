@@ -29,6 +29,7 @@ from features.snapshots import DEFAULT_HORIZONS
 from training import evaluate, track
 from training.dataset import TrainingTable, fingerprint, from_snapshots
 from training.names import DEFAULT_BANDS
+from training.reference import book_builder
 from training.train import TrainConfig, TrainResult, train
 
 COMPARED_METRICS = (
@@ -105,7 +106,7 @@ def train_and_log(
     table = from_snapshots(snapshots.frame, snapshots.catalog)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = train(table, config, fingerprint(table, dict(tables.sources)))
+        result = train(table, config, fingerprint(table, dict(tables.sources)), reference_book=book_builder(tables))
     notes = [*result.notes, *(str(w.message) for w in caught if "time-based" in str(w.message))]
     add_explanation_quality(result, table, Path(data))
     if not log:
