@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 from features.catalog import Catalog
-from training.reference import numeric_bins, score_shares, shares
+from training.reference import monitored_columns, numeric_bins, score_shares, shares
 
 ALARM_PSI = 0.25
 WATCH_PSI = 0.10
@@ -77,6 +77,17 @@ def _missing_reference(books: list[Mapping], missing_now: float) -> float:
     return round(float(shares_missing[np.argmin(np.abs(shares_missing - missing_now))]), 4)
 
 
+def _missing_tolerance(books: list[Mapping]) -> float:
+    """How far the missing share may move: ``MISSING_SHIFT`` plus how far it already moved across the training books.
+
+    Some shares fill in as an export ages (a champion is known once an event names one), and
+    move steadily through the training year too; a share that moved 7 points within training
+    is allowed 7 points more. A pipeline that stops sending a column moves it to 100%.
+    """
+    shares_missing = [float(b["missing"]) for b in books]
+    return MISSING_SHIFT + (max(shares_missing) - min(shares_missing))
+
+
 def _numeric_drift(name: str, ref: Mapping, values: pd.Series, n_reference: int) -> dict[str, object]:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     edges = ref["edges"]
@@ -96,6 +107,7 @@ def _numeric_drift(name: str, ref: Mapping, values: pd.Series, n_reference: int)
         "nearest_book": nearest,
         "missing_reference": _missing_reference(books, missing_now),
         "missing_now": missing_now,
+        "missing_tolerance": round(_missing_tolerance(books), 4),
         "constant_now": bool(ref["distinct"] > 1 and len(np.unique(finite)) <= 1),
         "new_categories": [],
     }
@@ -122,6 +134,7 @@ def _categorical_drift(name: str, ref: Mapping, values: pd.Series, n_reference: 
         "nearest_book": nearest,
         "missing_reference": _missing_reference(books, missing_now),
         "missing_now": missing_now,
+        "missing_tolerance": round(_missing_tolerance(books), 4),
         "constant_now": bool(ref["distinct"] > 1 and len(counts) <= 1),
         "new_categories": sorted(k for k, share in unseen.items() if share >= NEW_CATEGORY_SHARE),
     }
@@ -130,16 +143,18 @@ def _categorical_drift(name: str, ref: Mapping, values: pd.Series, n_reference: 
 def feature_drift(reference: Mapping, book: pd.DataFrame, catalog: Catalog) -> list[dict[str, object]]:
     """One record per model input: PSI against the reference and the reasons it alarms, largest PSI first."""
     n_reference = int(reference.get("rows", 0))
+    derived = monitored_columns(book)
     records = []
     for name, ref in reference["features"].items():
-        values = book[name] if name in book else pd.Series(np.nan, index=book.index)
+        source = derived if ref.get("derived") else book
+        values = source[name] if name in source else pd.Series(np.nan, index=book.index)
         drift = (_categorical_drift if ref["kind"] == "categorical" else _numeric_drift)(name, ref, values, n_reference)
         feature = catalog.get(name)
         clock = bool(feature is not None and feature.clock)
         reasons = []
         if drift["value"] > drift["threshold"]:
             reasons.append(f"distribution moved (PSI {drift['value']:.2f})")
-        if abs(drift["missing_now"] - drift["missing_reference"]) >= MISSING_SHIFT:
+        if abs(drift["missing_now"] - drift["missing_reference"]) >= drift["missing_tolerance"]:
             reasons.append(
                 f"missing in {drift['missing_now']:.0%} of rows (training: {drift['missing_reference']:.0%})"
             )
@@ -148,7 +163,8 @@ def feature_drift(reference: Mapping, book: pd.DataFrame, catalog: Catalog) -> l
         if drift["new_categories"]:
             reasons.append("new categories: " + ", ".join(drift["new_categories"][:5]))
         drift |= {
-            "group": feature.group if feature is not None else None,
+            "group": feature.group if feature is not None else ("usage" if ref.get("derived") else None),
+            "derived": bool(ref.get("derived", False)),
             "clock": clock,
             "alarm": bool(reasons) and not clock,
             "watch": bool(drift["value"] > WATCH_PSI) and not clock,

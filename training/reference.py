@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from training.evaluate import expected_auc
+
 # Seven books 53 days apart: 53 = 7 * 7 + 4, so they fall on seven different weekdays (a 30-day window
 # holds 8 or 9 weekend days depending on it) and span 318 days, about a year of seasons.
 REFERENCE_BOOKS = 7
@@ -113,8 +115,37 @@ def score_shares(churn_risk: np.ndarray, bands: Sequence[float]) -> dict[str, ob
             "high": round(float((risk >= high).sum() / n), 6),
         },
         "mean": round(float(risk.mean()), 6) if len(risk) else None,
+        "expected_auc": round(expected_auc(risk), 6) if len(risk) > 1 else None,
         "n": len(risk),
     }
+
+
+PER_USER_SUFFIX = "_per_active_user_30d"
+
+
+def monitored_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Quantities monitored beside the model's inputs: each usage metric per active user (30 days).
+
+    Why: a metric's level spans orders of magnitude across accounts (10 seats or 5,000), so
+    a tracking change that halves it moves its deciles by about one bin (PSI ~0.15, under any
+    sensible alarm). Per active user, the spread is an account's habit, narrow, and the same
+    change moves the whole distribution. Derived, never a model input.
+    """
+    from features.catalog import metric_slug
+    from features.schema import ACTIVE_USERS_METRIC
+
+    users = f"usage_{metric_slug(ACTIVE_USERS_METRIC)}_mean_30d"
+    if users not in frame:
+        return pd.DataFrame(index=frame.index)
+    denominator = pd.to_numeric(frame[users], errors="coerce").where(lambda v: v > 0)
+    columns = [c for c in frame.columns if c.startswith("usage_") and c.endswith("_mean_30d") and c != users]
+    return pd.DataFrame(
+        {
+            c.removesuffix("_mean_30d") + PER_USER_SUFFIX: pd.to_numeric(frame[c], errors="coerce") / denominator
+            for c in columns
+        },
+        index=frame.index,
+    )
 
 
 def fit_reference(
@@ -149,6 +180,8 @@ def fit_reference(
         )
         for name in features
     }
+    derived = monitored_columns(frame)
+    inputs |= {name: _numeric(derived[name], books) | {"derived": True} for name in derived.columns}
     risk = np.asarray(churn_risk, dtype=float)
     score = score_shares(risk, bands)
     rows = round(len(frame) / len(dates)) if dates else len(frame)
