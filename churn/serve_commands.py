@@ -27,6 +27,9 @@ def serve_command(
         Path, typer.Option(help="Snapshot store written by `churn score --store` (accounts served by id).")
     ] = Path("out/snapshots.db"),
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes, each with the model loaded.")] = 1,
+    monitor_report: Annotated[
+        Path, typer.Option(help="The `churn monitor --out` report served on GET /monitoring and as gauges.")
+    ] = Path("out/monitor.json"),
 ) -> None:
     """Serve scores, explanations and pages over HTTP. Set CHURN_API_TOKEN to require a bearer token."""
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
@@ -45,6 +48,7 @@ def serve_command(
         "CHURN_MODEL_URI": model_uri,
         "CHURN_SNAPSHOT_STORE": str(store),
         "CHURN_SERVICE_WORKERS": str(workers),
+        "CHURN_MONITOR_REPORT": str(monitor_report),
     }
     console.print(escape(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)"))
     os.execve(bentoml, [bentoml, "serve", SERVICE, "--host", host, "--port", str(port)], env)
