@@ -63,6 +63,8 @@ def run(seed: int, plant: str | None, accounts: int, days_before_end: int, root:
         "realized_n": report["realized"].get("n", 0),
         "realized_churn_z": report["realized"].get("churn_z"),
         "realized_auc": report["realized"].get("auc"),
+        "realized_churn_rate": report["realized"].get("churn_rate"),
+        "realized_mean_risk": report["realized"].get("mean_risk"),
         "expected_auc_drop": report["estimated"].get("expected_auc_drop"),
         "reasons": report["reasons"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -87,7 +89,8 @@ def main() -> None:
                 print(
                     f"seed {seed} {row['plant']:<13} verdict {row['verdict']:<8} named {row['named']!s:<5} "
                     f"alarms {len(row['feature_alarms'])} {row['feature_alarms'][:4]} realized n {row['realized_n']} "
-                    f"z {_rounded(row['realized_churn_z'])} "
+                    f"z {_rounded(row['realized_churn_z'])} churn {row['realized_churn_rate']:.3f} "
+                    f"vs {row['realized_mean_risk']:.3f} "
                     f"({row['seconds']} s)",
                     flush=True,
                 )

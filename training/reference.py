@@ -27,10 +27,12 @@ import pandas as pd
 
 from training.evaluate import expected_auc
 
-# Seven books 53 days apart: 53 = 7 * 7 + 4, so they fall on seven different weekdays (a 30-day window
-# holds 8 or 9 weekend days depending on it) and span 318 days, about a year of seasons.
-REFERENCE_BOOKS = 7
-REFERENCE_SPACING_DAYS = 53
+# Eight books 52 days apart: 52 = 7 * 7 + 3, so they fall on all seven weekdays (a 30-day window holds
+# 8 or 9 weekend days depending on it) and span 364 days: every day of the year is within 26 days of a
+# book's, so a book scored in any season has a training book of that season (the usage trends after the
+# holidays differ from October's).
+REFERENCE_BOOKS = 8
+REFERENCE_SPACING_DAYS = 52
 QUANTILES = np.linspace(0.1, 0.9, 9)  # decile edges: ten reference bins of about equal mass
 SCORE_EDGES = (0.02, 0.05, 0.10, 0.20, 0.30, 0.50)  # fixed, so score drift reads the same for every model
 

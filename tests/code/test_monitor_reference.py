@@ -12,11 +12,11 @@ from training.reference import REFERENCE_BOOKS, book_dates, fit_reference
 
 
 def test_book_dates_end_at_the_last_snapshot_and_never_start_before_the_first():
-    dates = book_dates(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-12-31"), count=7, spacing=53)
-    assert dates[-1] == pd.Timestamp("2025-12-31") and len(dates) == 7
+    dates = book_dates(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-12-31"), count=8, spacing=52)
+    assert dates[-1] == pd.Timestamp("2025-12-31") and len(dates) == 8
     assert len({d.day_of_week for d in dates}) == 7  # seven weekdays: a 30-day window's weekends differ by date
-    assert book_dates(pd.Timestamp("2025-11-01"), pd.Timestamp("2025-12-31"), count=7, spacing=53) == [
-        pd.Timestamp("2025-11-08"),
+    assert book_dates(pd.Timestamp("2025-11-01"), pd.Timestamp("2025-12-31"), count=8, spacing=52) == [
+        pd.Timestamp("2025-11-09"),
         pd.Timestamp("2025-12-31"),
     ]
 
