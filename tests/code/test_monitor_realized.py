@@ -93,5 +93,5 @@ def test_a_cause_that_comes_to_matter_more_is_caught_by_the_closed_renewals(tmp_
     quiet, shifted = reports[None], reports["cause-shift"]
     assert quiet["verdict"] == "ok" and not [d["feature"] for d in quiet["drift"] if d["alarm"]], quiet["reasons"]
     assert shifted["verdict"] in ("watch", "retrain")
-    assert shifted["realized"]["churn_rate"] > shifted["realized"]["mean_risk"] + 0.06
+    assert shifted["realized"]["churn_rate"] > shifted["realized"]["mean_risk"] + 0.03
     assert any("renewals closed since they were scored" in reason for reason in shifted["reasons"])
