@@ -27,7 +27,7 @@ install: $(STAMP) ## Create .venv and install the project with pinned dependenci
 
 AS_OF ?= 2026-11-01
 
-demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score, forecast, explain, report
+demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score, forecast, explain, report, monitor
 	$(BIN)/churn demo-data --out $(DATA) --accounts $(ACCOUNTS)
 	$(BIN)/churn build-features --data $(DATA) --out $(OUT)/snapshots.parquet
 	$(BIN)/churn train --data $(DATA)
@@ -35,12 +35,14 @@ demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score
 	$(BIN)/churn forecast --data $(DATA) --as-of $(AS_OF) --out $(OUT)/forecast.csv
 	$(BIN)/churn explain --data $(DATA) --as-of $(AS_OF) --compare 30 --account "$$($(BIN)/python -c "import csv; print(next(csv.DictReader(open('$(OUT)/scores.csv')))['account_id'])")"
 	$(BIN)/churn report --data $(DATA) --as-of $(AS_OF) --top $(REPORT_TOP) --out $(OUT)/portfolio.html
+	$(BIN)/churn monitor --data $(DATA) --store $(OUT)/snapshots.db --out $(OUT)/monitor.json --html $(OUT)/monitor.html
 	@echo ""
 	@echo "Portfolio page: file://$(abspath $(OUT))/portfolio.html"
+	@echo "Monitoring:     file://$(abspath $(OUT))/monitor.html (JSON: $(OUT)/monitor.json)"
 	@echo "Start the API:  make serve   (then http://127.0.0.1:$(PORT)/portfolio/page; set CHURN_API_TOKEN first)"
 
 serve: $(STAMP) ## Serve the champion model and out/snapshots.db over HTTP (churn serve)
-	$(BIN)/churn serve --port $(PORT) --store $(OUT)/snapshots.db
+	$(BIN)/churn serve --port $(PORT) --store $(OUT)/snapshots.db --monitor-report $(OUT)/monitor.json
 
 browser: ## Install Debian's Chromium for the browser tests, unless /usr/bin/chromium is already there
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -86,6 +88,7 @@ bench: $(STAMP) ## Run the benchmarks (feature building, training speed, quality
 	$(BIN)/python benchmarks/bench_build_features.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/eval_vs_oracle.py --data $(DATA)
+	$(BIN)/python benchmarks/bench_monitor.py
 
 clean: ## Remove generated data, outputs and the venv
 	rm -rf $(VENV) data out mlflow.db mlartifacts .model-cache .pytest_cache .ruff_cache

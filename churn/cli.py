@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import os
 
-from churn import data_commands, explain_commands, model_commands, serve_commands  # noqa: F401  (registers them)
+from churn import (  # noqa: F401  (registers them)
+    data_commands,
+    explain_commands,
+    model_commands,
+    monitor_commands,
+    serve_commands,
+)
 from churn.app import app
 
 __all__ = ["app", "main"]

@@ -46,6 +46,17 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
     end_date: Annotated[str, typer.Option(help="Last day of the data (YYYY-MM-DD).")] = "2026-10-31",
     fmt: Annotated[str, typer.Option("--format", help="File format: parquet or csv.")] = "parquet",
+    plant: Annotated[
+        str | None,
+        typer.Option(
+            help="Plant a change for monitoring to find: usage-halved (a tracking change halves the logins "
+            "metric), cause-shift (a product change makes support pain, narrow adoption and low utilization "
+            "matter more at renewal) or new-segment (accounts signed from --plant-after on are public_sector)."
+        ),
+    ] = None,
+    plant_after: Annotated[
+        str | None, typer.Option(help="With --plant: the day the change starts (default: a year before --end-date).")
+    ] = None,
 ) -> None:
     """Write realistic demo data with planted churn causes and the ground truth."""
     from features import demo_data as demo
@@ -53,9 +64,15 @@ def demo_data(
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format {fmt!r} is not supported. Expected parquet or csv.")
     parse_date(end_date, "--end-date")
+    if plant is not None and plant not in demo.PLANTS:
+        raise UsageError(f"--plant {plant!r} is not a change the demo can plant. Expected {', '.join(demo.PLANTS)}.")
+    if plant_after is not None and plant is None:
+        raise UsageError("--plant-after needs --plant KIND.")
+    parse_date(plant_after, "--plant-after")
     with Steps(console) as steps:
-        with steps.step(f"Simulating {accounts:,} accounts over {years} years"):
-            data = demo.generate(n_accounts=accounts, years=years, seed=seed, end_date=end_date)
+        planted = f", {plant} from {plant_after or 'a year before the end'}" if plant else ""
+        with steps.step(f"Simulating {accounts:,} accounts over {years} years{planted}"):
+            data = demo.generate(accounts, years, seed, end_date, plant=plant, plant_after=plant_after)
         with steps.step(f"Writing {fmt} files to {out}"):
             demo.write(data, out, fmt=fmt)
     rows = {name: f"{len(frame):,} rows" for name, frame in data.tables.items()}

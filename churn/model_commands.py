@@ -451,12 +451,33 @@ def score_command(
             write_table(scores, out)
         if store is not None:
             write_store(store, tables, frame, when, store_months, steps, bundle=bundle)
+        _log_predictions(scores, frame, bundle, out, store, steps)
     has_arr = "arr" in frame.columns and scores["arr"].notna().any()
     console.print(_top_table(scores, top, has_arr))
     console.print(_arr_at_risk_line(scores, "arr" in frame.columns))
     if scores["days_to_renewal"].notna().any():
         furthest = round(float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS))
         console.print(_beyond_range_line(scores, furthest, top))
+
+
+def _log_predictions(scores, frame, bundle, out: Path, store: Path | None, steps) -> None:
+    """Append this run to the prediction log (the store's, else the Parquet file beside --out).
+
+    Monitoring reads it, but scoring is what the user asked for: a log that cannot be
+    written is said once, as a warning, and the scores already written stay.
+    """
+    import sqlite3
+
+    from monitor.predictions import append_log, default_path, prediction_log
+    from serving.store import StoreError, write_predictions
+
+    target = store if store is not None else default_path(out)
+    try:
+        with steps.step(f"Logging {len(scores):,} predictions to {target}"):
+            log = prediction_log(scores, frame, bundle.schema.names)
+            (write_predictions if store is not None else append_log)(target, log)
+    except (OSError, ValueError, KeyError, sqlite3.Error, StoreError) as error:
+        steps.note(f"the prediction log was not written ({target}: {error}); the scores are written.")
 
 
 def _beyond_range_line(scores, furthest: int, top: int) -> str:

@@ -29,6 +29,9 @@ def serve_command(
         Path, typer.Option(help="Snapshot store written by `churn score --store` (accounts served by id).")
     ] = Path("out/snapshots.db"),
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes, each with the model loaded.")] = 1,
+    monitor_report: Annotated[
+        Path, typer.Option(help="The `churn monitor --out` report served on GET /monitoring and as gauges.")
+    ] = Path("out/monitor.json"),
 ) -> None:
     """Serve scores, explanations and pages over HTTP. Set CHURN_API_TOKEN to require a bearer token."""
     settings.current()  # a bad CHURN_* value stops here, in words, not in the server's traceback
@@ -48,6 +51,7 @@ def serve_command(
         settings.variable("model_uri"): model_uri,
         settings.variable("snapshot_store"): str(store),
         settings.variable("service_workers"): str(workers),
+        settings.variable("monitor_report"): str(monitor_report),
     }
     console.print(escape(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)"))
     os.execve(bentoml, [bentoml, "serve", SERVICE, "--host", host, "--port", str(port)], env)

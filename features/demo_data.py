@@ -175,16 +175,41 @@ class DemoData:
     truth: pd.DataFrame
 
 
-def generate(n_accounts: int = 3000, years: int = 3, seed: int = 7, end_date: str = "2026-10-31") -> DemoData:
+# Changes monitoring must catch, planted from a date on (``--plant KIND --plant-after DATE``). usage-halved
+# and new-segment leave everything before that date exactly as the unplanted world of the same seed;
+# cause-shift changes renewal decisions, so later draws differ too (same process before the date).
+PLANTS = ("usage-halved", "cause-shift", "new-segment")
+PLANTED_METRIC = "logins"  # usage-halved: a tracking change reports half of this metric's events
+NEW_SEGMENT = "public_sector"  # new-segment: accounts signed from the date on are a kind never seen before
+# cause-shift: a product change makes support problems and narrow adoption matter far more at renewal
+CAUSE_SHIFT = {"support_pain": 3.0, "narrow_adoption": 3.0, "low_utilization": 3.0}
+
+
+def generate(
+    n_accounts: int = 3000,
+    years: int = 3,
+    seed: int = 7,
+    end_date: str = "2026-10-31",
+    plant: str | None = None,
+    plant_after: str | None = None,
+) -> DemoData:
     """Simulate ``n_accounts`` accounts over the window [end_date - years, end_date].
 
     Pure: the result depends only on the arguments, so tests and benchmarks can rely on it.
+    ``plant`` (one of ``PLANTS``) changes the world from ``plant_after`` on (default: a year
+    before ``end_date``), for monitoring to find.
     """
     if n_accounts < 1:
         raise ValueError("n_accounts must be at least 1")
     if years < 1:
         raise ValueError("years must be at least 1")
-    return _World(n_accounts, years, seed, end_date).build()
+    if plant is not None and plant not in PLANTS:
+        raise ValueError(f"plant must be one of {', '.join(PLANTS)}, not {plant!r}")
+    world = _World(n_accounts, years, seed, end_date)
+    if plant is not None:
+        after = pd.Timestamp(plant_after) if plant_after else pd.Timestamp(end_date) - pd.DateOffset(years=1)
+        world.plant, world.plant_day = plant, _day_number(after.normalize())
+    return world.build()
 
 
 def write(data: DemoData, out_dir: Path, fmt: str = "parquet") -> None:
@@ -341,6 +366,8 @@ class _World:
         w0 = w1 - pd.DateOffset(years=years)
         self.d0, self.d1 = _day_number(w0), _day_number(w1)
         self.nd = self.d1 - self.d0 + 1
+        self.plant: str | None = None
+        self.plant_day = _NEVER
 
     def build(self) -> DemoData:
         self._accounts()
@@ -355,8 +382,26 @@ class _World:
             "relationship_events": self._events_table(),
             "invoices": self._invoices_table(),
         }
+        tables = self._planted(tables)
         tables = {t.name: tables[t.name][[c.name for c in t.columns]] for t in schema.TABLES}
         return DemoData(tables=tables, truth=self._truth_table())
+
+    def _planted(self, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """What the data reports after a planted change (``cause-shift`` acts in ``_decide`` instead)."""
+        since = pd.Timestamp(0) + pd.Timedelta(days=int(min(self.plant_day, self.d1 + 1)))
+        if self.plant == "usage-halved":
+            usage = tables["usage"]
+            hit = usage["metric"].eq(PLANTED_METRIC).to_numpy() & (usage["date"] >= since).to_numpy()
+            value = usage["value"].to_numpy().copy()
+            value[hit] = (value[hit] + 1) // 2  # half the events, and a day with one event still shows
+            tables["usage"] = usage.assign(value=value)
+        elif self.plant == "new-segment":
+            accounts = tables["accounts"]
+            new = (accounts["created_at"] >= since).to_numpy()
+            segment = accounts["segment"].to_numpy(dtype=object).copy()
+            segment[new] = NEW_SEGMENT
+            tables["accounts"] = accounts.assign(segment=_text(segment))
+        return tables
 
     # ----------------------------------------------------------------------- accounts & traits
 
@@ -767,6 +812,11 @@ class _World:
         q[:, 6] = np.where(price_active, Q_PRICE * np.clip(self.inc_size[acc] / 0.275, 0.5, 1.5), 0.0)
         q[:, 7] = self.billing.max_over(acc, dec_lo, snap - 15, lambda i, r: np.full(i.size, Q_BILLING))
 
+        if self.plant == "cause-shift":
+            shifted = snap >= self.plant_day
+            for cause, factor in CAUSE_SHIFT.items():
+                k = CAUSES.index(cause)
+                q[:, k] = np.where(shifted, np.minimum(q[:, k] * factor, 0.95), q[:, k])
         term_days = (end - start).astype(np.float64)
         q[:, :-1] *= STICKINESS[seg][:, None]
         q[:, :-1] = 1.0 - (1.0 - q[:, :-1]) ** (np.minimum(term_days, 365.0) / 365.0)[:, None]

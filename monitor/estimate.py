@@ -21,25 +21,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from training.evaluate import expected_auc
 from training.forecast import interval, renewing_arr_distribution
+
+__all__ = ["estimate", "estimate_by", "expected_auc", "simulated_auc_interval"]
 
 SIMULATIONS = 200
 LEVEL = 0.80
-
-
-def expected_auc(p: np.ndarray) -> float:
-    """Expected ROC AUC if each row churns with its own probability p (ties count one half)."""
-    p = np.asarray(p, dtype=float)
-    if len(p) < 2:
-        return float("nan")
-    renew = 1.0 - p
-    values, group = np.unique(p, return_inverse=True)
-    renew_in_group = np.bincount(group, weights=renew, minlength=len(values))
-    renew_below = np.cumsum(renew_in_group) - renew_in_group  # expected renewers scored strictly lower
-    tied_others = renew_in_group[group] - renew  # expected renewers with the same score, the row itself aside
-    concordant = float(np.sum(p * (renew_below[group] + 0.5 * tied_others)))
-    pairs = float(np.sum(p * (renew.sum() - renew)))
-    return concordant / pairs if pairs > 0 else float("nan")
 
 
 def simulated_auc_interval(p: np.ndarray, level: float = LEVEL, seed: int = 0) -> tuple[float, float]:

@@ -4,7 +4,8 @@
 
 Configuration by environment: ``CHURN_MODEL_URI`` (default ``models:/renewal-risk@champion``
 from the MLflow store in ``MLFLOW_TRACKING_URI`` or ./mlflow.db; a model folder works too),
-``CHURN_SNAPSHOT_STORE`` (default out/snapshots.db), ``CHURN_API_TOKEN`` (when set, every
+``CHURN_SNAPSHOT_STORE`` (default out/snapshots.db), ``CHURN_MONITOR_REPORT`` (default
+out/monitor.json, the last ``churn monitor`` report), ``CHURN_API_TOKEN`` (when set, every
 endpoint but /healthz and /readyz needs ``Authorization: Bearer <token>``), ``CHURN_PLAYBOOK``.
 
 The model is loaded once, when the module is imported: a model that cannot be loaded stops
@@ -12,8 +13,8 @@ the server before it serves anything, with a message naming the URI. The request
 built from the served model's catalog (``serving/schemas.py``).
 
 Endpoints: ``POST /score`` (feature payloads), ``POST /score_accounts`` (ids from the snapshot
-store) are BentoML APIs; ``GET /accounts/{id}``, ``/accounts/{id}/page``, ``/portfolio/page`` and
-``/model`` are FastAPI routes mounted on the same service (BentoML APIs cannot take path
+store) are BentoML APIs; ``GET /accounts/{id}``, ``/accounts/{id}/page``, ``/portfolio/page``, ``/model`` and
+``/monitoring`` are FastAPI routes mounted on the same service (BentoML APIs cannot take path
 parameters); ``/healthz``, ``/readyz`` and ``/metrics`` (Prometheus, behind the token) are BentoML's own.
 Every request passes ``serving/edge.py``: token, 413/415 limits, problem+json errors, X-Request-ID
 and the request log; metrics are labelled by route template.
@@ -36,6 +37,7 @@ from fastapi.responses import HTMLResponse, Response
 import settings
 from explain.pages import UnknownAccountError
 from serving import edge
+from serving.monitoring import MonitorReport
 from serving.runtime import ModelLoadError, Runtime
 from serving.schemas import (
     MAX_BATCH,
@@ -77,6 +79,7 @@ except ModelLoadError as error:
     print(f"renewal-risk service: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
+MONITORING = MonitorReport()
 AccountFeatures = account_features_model(RUNTIME.bundle.catalog, categories=RUNTIME.bundle.schema.categories)
 ScoreRequest = score_request_model(AccountFeatures, MAX_BATCH)
 
@@ -140,10 +143,15 @@ class RenewalRisk:
 
     def __init__(self) -> None:
         self.runtime = RUNTIME
+        self.monitoring = MONITORING
+        self.monitoring.current()  # the gauges hold the last report from the start
         log.info("serving model %s (version %s)", RUNTIME.model_uri, RUNTIME.version)
 
     def __is_ready__(self) -> bool:
-        """``/readyz``: the model is loaded and the snapshot store (if any) passes its check."""
+        """``/readyz``: the model is loaded and the snapshot store (if any) passes its check.
+
+        Probes come every few seconds, so this is also where a new monitoring report reaches the gauges."""
+        MONITORING.current()
         return self.runtime.ready()
 
     @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
@@ -215,6 +223,16 @@ class RenewalRisk:
     def model(self) -> ModelInfo:
         return RUNTIME.model_info()
 
+    @web.get("/monitoring", responses=NOT_FOUND, summary="The last monitoring report")
+    def monitoring_report(self) -> dict:
+        """The report the last ``churn monitor`` wrote ($CHURN_MONITOR_REPORT): verdict, reasons, drift per
+        feature, estimated and realized performance."""
+        report = self.monitoring.current()
+        if report is None:
+            detail = f"No monitoring report at {self.monitoring.path}: run `churn monitor --data DIR --out PATH`."
+            raise HTTPException(status_code=404, detail=detail)
+        return report
+
 
 def _or_404(build):
     try:
@@ -225,6 +243,15 @@ def _or_404(build):
 
 edge.ROUTES.add([api.route for service in (RenewalRisk, Scorer) for api in service.apis.values()])
 # FastAPI's routes, as declared above (a test checks every documented path is its own template)
-edge.ROUTES.add(["/accounts/{account_id}", "/accounts/{account_id}/page", "/portfolio/page", "/model", "/favicon.ico"])
+edge.ROUTES.add(
+    [
+        "/accounts/{account_id}",
+        "/accounts/{account_id}/page",
+        "/portfolio/page",
+        "/model",
+        "/monitoring",
+        "/favicon.ico",
+    ]
+)
 edge.ROUTES.add(["/docs", "/openapi.json", "/redoc"])
 RenewalRisk.add_asgi_middleware(edge.EdgeMiddleware, problem_schema=Problem.model_json_schema())

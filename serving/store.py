@@ -14,7 +14,11 @@ for it, for the account page: writing an older date never replaces newer charts;
 ``records`` holds what the service answers per account, computed when the store is written
 (``serving/precomputed.py``): for each account's newest stored date, its score with reasons
 and its page (explanation, "what changed", risk trend), as JSON, keyed by the model that
-computed them (``model``: a fingerprint of the bundle and playbook) and the date. The file
+computed them (``model``: a fingerprint of the bundle and playbook) and the date;
+``predictions`` is the prediction log monitoring reads (``monitor/predictions.py``): one row per
+scored account, date and model, appended by every ``churn score --store``. It is optional: a
+store written before it existed is the same schema version, since nothing the service reads
+changed. The file
 is stamped with ``PRAGMA application_id`` and a schema version (``PRAGMA user_version``), so
 a file that is not a snapshot store (an MLflow database, a typo'd path) is refused instead
 of being written into. ``churn score --store`` and ``churn build-features --as-of --store``
@@ -77,6 +81,37 @@ _COLUMNS = {
     "series": ["account_id", "as_of", "charts"],
     "records": ["model", "account_id", "as_of", "score", "page"],
 }
+_PREDICTIONS = """CREATE TABLE IF NOT EXISTS predictions (
+        as_of           TEXT NOT NULL,
+        account_id      TEXT NOT NULL,
+        contract_id     TEXT,
+        renewal_date    TEXT,
+        cadence         TEXT,
+        horizon_bucket  TEXT,
+        horizon_days    REAL,
+        days_to_renewal REAL,
+        model_version   TEXT NOT NULL,
+        churn_risk      REAL NOT NULL,
+        arr             REAL,
+        segment         TEXT,
+        features        TEXT,
+        PRIMARY KEY (as_of, model_version, account_id)
+    )"""
+_PREDICTION_COLUMNS = [
+    "as_of",
+    "account_id",
+    "contract_id",
+    "renewal_date",
+    "cadence",
+    "horizon_bucket",
+    "horizon_days",
+    "days_to_renewal",
+    "model_version",
+    "churn_risk",
+    "arr",
+    "segment",
+    "features",
+]
 _V1_COLUMNS = {  # schema version 1 (and the unstamped layout before it): no names, no records
     "snapshots": ["account_id", "as_of", "contract_id", "renewal_date", "features"],
     "series": ["account_id", "as_of", "charts"],
@@ -113,7 +148,8 @@ def _kind(connection: sqlite3.Connection) -> str:
             return "old" if tables == _V1_COLUMNS else "foreign"
         if version != SCHEMA_VERSION:
             return f"version {version}"
-        return "store" if tables == _COLUMNS else "foreign"
+        optional = tables.pop("predictions", _PREDICTION_COLUMNS) == _PREDICTION_COLUMNS
+        return "store" if tables == _COLUMNS and optional else "foreign"
     if application_id == 0 and version == 0:
         if not tables:
             return "empty"
@@ -351,6 +387,55 @@ def _charts(charts: list[MetricSeries]) -> list[dict]:
         {**asdict(c), "points": [[d.isoformat(), None if v is None else round(v, 4)] for d, v in c.points]}
         for c in charts
     ]
+
+
+def write_predictions(path: Path | str, log: pd.DataFrame) -> int:
+    """Add one scoring run to the store's prediction log, in one transaction.
+
+    A run is a date and a model: its earlier rows (the same date scored again by the same
+    model) are replaced, every other date and model is left alone.
+    """
+    path = Path(path)
+    frame = log[_PREDICTION_COLUMNS].astype(object).where(log[_PREDICTION_COLUMNS].notna(), None)
+    for column in ("as_of", "renewal_date"):
+        frame[column] = pd.to_datetime(log[column]).dt.strftime("%Y-%m-%d").where(log[column].notna(), None)
+    rows = list(frame.itertuples(index=False, name=None))
+    runs = sorted({(row[0], row[8]) for row in rows})
+    connection = _open_for_write(path)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _upgrade(connection)
+            for statement in [*_TABLES.values(), _PREDICTIONS]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.executemany("DELETE FROM predictions WHERE as_of = ? AND model_version = ?", runs)
+            marks = ", ".join("?" * len(_PREDICTION_COLUMNS))
+            connection.executemany(f"INSERT INTO predictions VALUES ({marks})", rows)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    finally:
+        connection.close()
+    return len(rows)
+
+
+def read_predictions(path: Path | str) -> pd.DataFrame:
+    """The store's prediction log (empty when the store has none yet); ``StoreError`` for a path that is no store."""
+    check_store(path)
+    connection = _open_read_only(Path(path))
+    try:
+        exists = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'predictions'")
+        if exists.fetchone() is None:
+            return pd.DataFrame(columns=_PREDICTION_COLUMNS)
+        frame = pd.read_sql_query("SELECT * FROM predictions ORDER BY as_of, model_version, account_id", connection)
+    finally:
+        connection.close()
+    for column in ("as_of", "renewal_date"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
+    return frame
 
 
 # reading --------------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         Path("out/snapshots.db"), description="Snapshot store the service reads (written by `churn score --store`)."
     )
     playbook: Path | None = Field(None, description="Playbook YAML that overrides or replaces the default plays.")
+    monitor_report: Path = Field(
+        Path("out/monitor.json"), description="The `churn monitor --out` report the service serves on GET /monitoring."
+    )
     max_batch: int = Field(1000, ge=1, le=MAX_BATCH_LIMIT, description="Most accounts one API request may carry.")
     max_body_bytes: int = Field(
         4 * 1_048_576,

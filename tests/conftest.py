@@ -16,6 +16,7 @@ import pytest
 from features.load import Tables, parse_table
 from features.schema import TABLES
 from tests.chromium import browser, open_page  # noqa: F401  (one Chromium for the browser and serving tests)
+from tests.monitor_fixtures import book_world  # noqa: F401  (a demo world trained with a book-shaped reference)
 
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2024-12-31")

@@ -25,6 +25,7 @@ from features.snapshots import label_rows
 from training.dataset import TrainingTable
 from training.evaluate import expected_calibration_error
 from training.peers import peer_keys
+from training.reference import book_builder
 from training.train import TrainConfig, TrainResult, train
 
 
@@ -58,7 +59,7 @@ def replay(
     past = TrainingTable(
         table.frame[known].reset_index(drop=True), table.catalog, table.label, table.id_col, table.time_col
     )
-    result = train(past, config or TrainConfig())
+    result = train(past, config or TrainConfig(), reference_book=book_builder(tables))
     scoring = build_scoring_snapshots(tables, cutoff).frame
     outcomes = renewal_outcomes(tables.contracts, tables.data_end, grace_days)
     labels = label_rows(scoring, outcomes)

@@ -397,3 +397,22 @@ def lift_table(y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None, bins
         table["churned_arr_share"] = table["churned_arr"] / total_arr if total_arr > 0 else np.nan
         columns += ["churned_arr", "churned_arr_share"]
     return table[columns]
+
+
+def expected_auc(p: np.ndarray) -> float:
+    """Expected ROC AUC if each row churns with its own probability p (ties count one half).
+
+    Here rather than in ``monitor.estimate`` because training stores it for the reference
+    books (``training.reference``), and training never imports monitoring.
+    """
+    p = np.asarray(p, dtype=float)
+    if len(p) < 2:
+        return float("nan")
+    renew = 1.0 - p
+    values, group = np.unique(p, return_inverse=True)
+    renew_in_group = np.bincount(group, weights=renew, minlength=len(values))
+    renew_below = np.cumsum(renew_in_group) - renew_in_group  # expected renewers scored strictly lower
+    tied_others = renew_in_group[group] - renew  # expected renewers with the same score, the row itself aside
+    concordant = float(np.sum(p * (renew_below[group] + 0.5 * tied_others)))
+    pairs = float(np.sum(p * (renew.sum() - renew)))
+    return concordant / pairs if pairs > 0 else float("nan")

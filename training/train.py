@@ -24,7 +24,7 @@ from training.calibrate import choose_on_held_out, fit_calibrator
 from training.dataset import TrainingTable
 from training.names import DEFAULT_BANDS
 from training.peers import fit_peers, peer_keys
-from training.reference import fit_reference, reference_values
+from training.reference import BookBuilder, fit_reference, reference_values
 from training.split import DEFAULT_FRACTIONS, Split, random_split, time_split
 
 
@@ -85,8 +85,18 @@ def logistic_baseline(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, categor
     return pipeline.predict_proba(frame)[:, 1]
 
 
-def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: dict | None = None) -> TrainResult:
-    """Fit, calibrate and evaluate a renewal-risk model on ``table``; nothing is logged here."""
+def train(
+    table: TrainingTable,
+    config: TrainConfig | None = None,
+    fingerprint: dict | None = None,
+    reference_book: BookBuilder | None = None,
+) -> TrainResult:
+    """Fit, calibrate and evaluate a renewal-risk model on ``table``; nothing is logged here.
+
+    ``reference_book`` (``training.reference.book_builder(tables)``) builds the book as it
+    stood inside the training window, which monitoring compares today's book with; without
+    it the reference is binned from the training rows, which differ in shape from any book.
+    """
     config = config or TrainConfig()
     split = split_table(table, config)
     y = table.y
@@ -155,10 +165,27 @@ def train(table: TrainingTable, config: TrainConfig | None = None, fingerprint: 
     # explanations start from comparable accounts, never from the average training row (training/peers.py)
     metadata["peers"] = fit_peers(bundle, table.frame.iloc[tr], y[tr], table.catalog).to_json()
     # what monitoring compares the book with: the training window's inputs and scores (training/reference.py)
-    metadata["reference_distributions"] = fit_reference(
-        table.frame.iloc[tr], schema.names, table.catalog.categorical, p[tr], config.bands
-    )
+    metadata["reference_distributions"] = _reference(bundle, table, tr, p, config, reference_book)
     return TrainResult(bundle, split, metrics, predictions, fitted.params, list(split.notes))
+
+
+def _reference(
+    bundle: ModelBundle,
+    table: TrainingTable,
+    rows: np.ndarray,
+    p: np.ndarray,
+    config: TrainConfig,
+    reference_book: BookBuilder | None,
+) -> dict[str, object]:
+    """Book-shaped reference distributions when the tables are at hand, the training rows' otherwise."""
+    names, categorical = bundle.schema.names, table.catalog.categorical
+    if reference_book is None or "as_of" not in table.frame:
+        return fit_reference(table.frame.iloc[rows], names, categorical, p[rows], config.bands)
+    as_of = pd.to_datetime(table.frame["as_of"])  # every labelled snapshot of the run: the world it was built in
+    book, dates = reference_book(as_of.iloc[rows].min(), as_of.max())
+    if book.empty:
+        return fit_reference(table.frame.iloc[rows], names, categorical, p[rows], config.bands)
+    return fit_reference(book, names, categorical, bundle.churn_probability(book, warn=False), config.bands, dates)
 
 
 def _max_horizon(table: TrainingTable) -> float | None:

@@ -27,6 +27,7 @@ from features.schema import TABLES
 from features.snapshots import DEFAULT_HORIZONS
 from training import track
 from training.dataset import TrainingTable, fingerprint, from_snapshots, from_snapshots_file
+from training.reference import book_builder
 from training.retrain import champion_version
 from training.train import TrainConfig, TrainResult, train
 
@@ -167,7 +168,9 @@ def run_training(
     table, sources, tables, snapshots = training_table(source, progress, tables, snapshots)
     tuning = f" with {config.tune_trials} tuning trials" if config.tune_trials else ""
     with progress.step(f"Training on {len(table.frame):,} snapshots × {len(table.features)} features{tuning}"):
-        result = train(table, config, fingerprint(table, sources))
+        # with the export's tables at hand, monitoring's reference is book-shaped (training/reference.py)
+        books = book_builder(tables) if tables is not None else None
+        result = train(table, config, fingerprint(table, sources), reference_book=books)
     notes = list(result.notes)
     for note in notes:
         progress.note(note)
