@@ -238,3 +238,48 @@ def summary_table(title: str, rows: dict[str, object]) -> RichTable:
     for key, value in rows.items():
         table.add_row(escape(key if key.startswith("ground truth") else key.replace("_", " ")), escape(str(value)))
     return table
+
+
+def require_features(bundle, frame, allow_missing: bool, steps) -> None:
+    """Refuse to score with a model whose inputs this export cannot compute (a renamed or removed usage metric).
+
+    Scoring would treat those inputs as missing for every account and move every risk; that is
+    a choice the user makes with --allow-missing-features, never one made silently.
+    """
+    absent = [name for name in bundle.schema.names if name not in frame.columns]
+    if not absent:
+        return
+    shown = ", ".join(absent[:8]) + (f" and {len(absent) - 8} more" if len(absent) > 8 else "")
+    message = (
+        f"the model uses {len(absent)} feature(s) this export cannot give: {shown}. "
+        "They come from usage metrics (or columns) the model was trained with; check the export's metric "
+        "names against `churn catalog` of the training data, retrain on this export, or pass "
+        "--allow-missing-features to score them as missing."
+    )
+    if not allow_missing:
+        raise UsageError(message)
+    steps.note("--allow-missing-features: " + message)
+
+
+def scoring_snapshots(data, snapshots, as_of: str | None, steps):
+    """The book to score: snapshots built from --data as of --as-of (default: the day after the data ends), or
+    a --snapshots table as it is; with the tables (None for a table) and the date scored on (None for a table)."""
+    from features.build import build_scoring_snapshots
+
+    if (data is None) == (snapshots is None):
+        raise UsageError("give exactly one of --data DIR or --snapshots FILE.")
+    if data is not None:
+        tables = load_export(data, steps)
+        when = as_of_date(as_of, tables)
+        with steps.step(f"Building scoring snapshots as of {when.date()}"):
+            result = build_scoring_snapshots(tables, when)
+        for note in result.notes:
+            steps.note(note)
+        return result.frame, tables, when
+    if as_of is not None:
+        raise UsageError("--as-of is for --data: a --snapshots table carries its own dates.")
+    import pandas as pd
+
+    with steps.step(f"Reading {snapshots}"):
+        frame = pd.read_parquet(snapshots) if snapshots.suffix == ".parquet" else pd.read_csv(snapshots)
+    return frame, None, None

@@ -24,14 +24,14 @@ from churn.app import (
     TrackingOption,
     UsageError,
     app,
-    as_of_date,
     check_output,
     check_store_option,
     console,
-    load_export,
     load_model,
     parse_horizons,
     reports_user_errors,
+    require_features,
+    scoring_snapshots,
     write_store,
 )
 from churn.progress import Steps
@@ -53,27 +53,6 @@ HorizonOption = Annotated[
 ]
 GraceOption = Annotated[int, typer.Option(min=0, help="With --data: grace days for a renewal to count.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")]
-
-
-def _require_features(bundle, frame, allow_missing: bool, steps) -> None:
-    """Refuse to score with a model whose inputs this export cannot compute (a renamed or removed usage metric).
-
-    Scoring would treat those inputs as missing for every account and move every risk; that is
-    a choice the user makes with --allow-missing-features, never one made silently.
-    """
-    absent = [name for name in bundle.schema.names if name not in frame.columns]
-    if not absent:
-        return
-    shown = ", ".join(absent[:8]) + (f" and {len(absent) - 8} more" if len(absent) > 8 else "")
-    message = (
-        f"the model uses {len(absent)} feature(s) this export cannot give: {shown}. "
-        "They come from usage metrics (or columns) the model was trained with; check the export's metric "
-        "names against `churn catalog` of the training data, retrain on this export, or pass "
-        "--allow-missing-features to score them as missing."
-    )
-    if not allow_missing:
-        raise UsageError(message)
-    steps.note("--allow-missing-features: " + message)
 
 
 def _parse_bands(value: str) -> tuple[float, float]:
@@ -341,30 +320,6 @@ def promote_command(
     console.print(f"Version {version} of {track.MODEL_NAME} is now the champion.")
 
 
-def _scoring_snapshots(data, snapshots, as_of: str | None, steps):
-    """The book to score: snapshots built from --data as of --as-of (default: the day after the data ends), or
-    a --snapshots table as it is; with the tables (None for a table) and the date scored on (None for a table)."""
-    from features.build import build_scoring_snapshots
-
-    if (data is None) == (snapshots is None):
-        raise UsageError("give exactly one of --data DIR or --snapshots FILE.")
-    if data is not None:
-        tables = load_export(data, steps)
-        when = as_of_date(as_of, tables)
-        with steps.step(f"Building scoring snapshots as of {when.date()}"):
-            result = build_scoring_snapshots(tables, when)
-        for note in result.notes:
-            steps.note(note)
-        return result.frame, tables, when
-    if as_of is not None:
-        raise UsageError("--as-of is for --data: a --snapshots table carries its own dates.")
-    import pandas as pd
-
-    with steps.step(f"Reading {snapshots}"):
-        frame = pd.read_parquet(snapshots) if snapshots.suffix == ".parquet" else pd.read_csv(snapshots)
-    return frame, None, None
-
-
 @app.command("score")
 @reports_user_errors
 def score_command(
@@ -423,9 +378,9 @@ def score_command(
         raise UsageError("--id-col is for a --snapshots table; tables built from --data use account_id.")
     keep_columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     with Steps(console) as steps:
-        frame, tables, when = _scoring_snapshots(data, snapshots, as_of, steps)
+        frame, tables, when = scoring_snapshots(data, snapshots, as_of, steps)
         bundle = load_model(model_uri, tracking_uri, steps)
-        _require_features(bundle, frame, allow_missing_features, steps)
+        require_features(bundle, frame, allow_missing_features, steps)
         id_name = "account_id"
         if snapshots is not None:
             try:
@@ -593,9 +548,9 @@ def forecast_command(
     if backtest_out is not None and not backtest_cutoffs:
         raise UsageError("--backtest-out needs --backtest-cutoffs N.")
     with Steps(console) as steps:
-        frame, tables, when = _scoring_snapshots(data, None, as_of, steps)
+        frame, tables, when = scoring_snapshots(data, None, as_of, steps)
         bundle = load_model(model_uri, tracking_uri, steps)
-        _require_features(bundle, frame, allow_missing_features, steps)
+        require_features(bundle, frame, allow_missing_features, steps)
         with steps.step(f"Forecasting {months} months of renewals"):
             forecast = forecast_book(bundle, frame, when, months)
         beyond = forecast[forecast["period_type"] == "total"].iloc[0]

@@ -9,8 +9,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from churn.app import UsageError, app, console, parse_date, reports_user_errors
-from churn.model_commands import ModelUriOption, TrackingOption, _load_model, _require_features, _scoring_snapshots
+from churn.app import (
+    AsOfOption,
+    DataOption,
+    ModelUriOption,
+    TrackingOption,
+    UsageError,
+    app,
+    console,
+    load_model,
+    reports_user_errors,
+    require_features,
+    scoring_snapshots,
+)
 from churn.progress import Steps
 from training.names import DEFAULT_MODEL_URI
 
@@ -124,10 +135,8 @@ def _summary(report: dict) -> str:
 @app.command("monitor")
 @reports_user_errors
 def monitor_command(
-    data: Annotated[Path, typer.Option(help="Directory of input tables (the book and the renewals' outcomes).")],
-    as_of: Annotated[
-        str | None, typer.Option(help="Monitor the book on this date (default: the day after the data ends).")
-    ] = None,
+    data: DataOption,
+    as_of: AsOfOption = None,
     store: Annotated[
         Path | None, typer.Option(help="Snapshot store whose prediction log `churn score --store` wrote.")
     ] = None,
@@ -156,17 +165,10 @@ def monitor_command(
     if fail_on is not None and fail_on not in ("watch", "retrain"):
         raise UsageError(f"--fail-on {fail_on!r}: expected watch or retrain.")
     _check_paths(data, store, predictions, out, html)
-    as_of_date = parse_date(as_of, "--as-of")
     with Steps(console) as steps:
-        if as_of_date is None:
-            from features.load import load_tables
-
-            with steps.step(f"Reading where the data in {data} ends"):
-                as_of_date = (load_tables(data).data_end + pd.Timedelta(days=1)).normalize()
-        frame, tables = _scoring_snapshots(data, None, as_of_date, steps)
-        with steps.step(f"Loading model {model_uri}"):
-            bundle = _load_model(model_uri, tracking_uri)
-        _require_features(bundle, frame, False, steps)
+        frame, tables, as_of_date = scoring_snapshots(data, None, as_of, steps)
+        bundle = load_model(model_uri, tracking_uri, steps)
+        require_features(bundle, frame, False, steps)
         log = _prediction_log(store, predictions, steps)
         with steps.step(f"Comparing {len(frame):,} accounts with the training reference"):
             scores = score(bundle, frame)
