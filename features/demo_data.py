@@ -1234,6 +1234,11 @@ class _World:
         ev = np.concatenate(ev_l)
         alive, _ = self._alive(acc, day)
         acc, day, ev = acc[alive], day[alive], ev[alive]
+        # two episodes of one kind starting on the same day (a rare draw) are one event: a second row
+        # would be an exact copy of the first, which the loader rightly refuses
+        _, first = np.unique(np.stack([acc, day, ev]), axis=1, return_index=True)
+        keep = np.sort(first)
+        acc, day, ev = acc[keep], day[keep], ev[keep]
         order = np.lexsort((ev, acc, day))
         return pd.DataFrame(
             {

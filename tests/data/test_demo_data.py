@@ -319,3 +319,13 @@ def test_ticket_mix(data: demo_data.DemoData) -> None:
     assert tickets["escalated"].mean() < 0.1
     hours = tickets["opened_at"].dt.hour
     assert hours.between(7, 19).mean() > 0.9, "tickets are opened in business hours"
+
+
+@pytest.mark.slow
+def test_a_world_whose_draws_repeat_an_event_on_one_day_still_loads(tmp_path: Path) -> None:
+    """Seed 4 at 1,500 accounts over 4 years draws two champion departures of one account on one day."""
+    from features.load import load_tables
+
+    demo_data.write(demo_data.generate(1500, years=4, seed=4), tmp_path)
+    events = load_tables(tmp_path).relationship_events
+    assert not events.duplicated(["account_id", "date", "event"]).any()
