@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import demo_data
+from demo import simulator
 from features.load import DataError, load_tables
 from monitor.replay import monitor_replay
 
@@ -33,9 +33,9 @@ def named(plant: str | None, report: dict) -> bool:
     """Do the report's reasons point at the planted change?"""
     alarms = {d["feature"] for d in report["drift"] if d["alarm"]}
     if plant == "usage-halved":
-        return any(f.startswith(f"usage_{demo_data.PLANTED_METRIC}_") for f in alarms)
+        return any(f.startswith(f"usage_{simulator.PLANTED_METRIC}_") for f in alarms)
     if plant == "new-segment":
-        return any(demo_data.NEW_SEGMENT in d["new_categories"] for d in report["drift"] if d["feature"] == "segment")
+        return any(simulator.NEW_SEGMENT in d["new_categories"] for d in report["drift"] if d["feature"] == "segment")
     if plant == "cause-shift":
         return any("renewals closed since they were scored" in r for r in report["reasons"])
     return False
@@ -49,8 +49,8 @@ def run(seed: int, plant: str | None, accounts: int, days_before_end: int, root:
     started = time.perf_counter()
     cutoff = (END - pd.Timedelta(days=days_before_end - 1)).normalize()
     folder = root / f"{seed}-{plant or 'none'}"
-    data = demo_data.generate(accounts, years, seed, str(END.date()), plant=plant, plant_after=str(cutoff.date()))
-    demo_data.write(data, folder)
+    data = simulator.generate(accounts, years, seed, str(END.date()), plant=plant, plant_after=str(cutoff.date()))
+    simulator.write(data, folder)
     try:
         tables = load_tables(folder)
     except DataError as error:  # the demo generator repeats an event row for some seeds: skip, never hide
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1500)
     parser.add_argument("--days-before-end", type=int, default=365)
     parser.add_argument("--years", type=int, default=4, help="years of history (the cutoff trains on one fewer)")
-    parser.add_argument("--plants", nargs="+", default=["none", *demo_data.PLANTS])
+    parser.add_argument("--plants", nargs="+", default=["none", *simulator.PLANTS])
     parser.add_argument(
         "--runs", type=Path, default=RESULTS / "bench_monitor_runs.jsonl", help="runs kept across calls"
     )

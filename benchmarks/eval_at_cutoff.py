@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features import demo_data
+from demo import simulator
 from features.build import build_training_snapshots
 from features.load import load_tables
 from training.cutoff import calibration_by_stratum, replay
@@ -88,7 +88,7 @@ def main() -> None:
     else:
         for seed in (int(s) for s in args.seeds.split(",")):
             with tempfile.TemporaryDirectory() as folder:
-                demo_data.write(demo_data.generate(3000, years=3, seed=seed), Path(folder))
+                simulator.write(simulator.generate(3000, years=3, seed=seed), Path(folder))
                 report = run(Path(folder), args.days_before_end, 7)
                 report["data"] = f"demo seed {seed}"
                 reports.append(report)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from demo import simulator
 from explain.evaluate import (
     TOP_GROUPS,
     constant_guess,
@@ -47,7 +48,6 @@ from explain.evaluate import (
     true_causes,
 )
 from explain.reasons import Explainer
-from features import demo_data
 from features.build import build_training_snapshots
 from features.catalog import DRIVER_GROUPS
 from features.load import load_tables
@@ -369,7 +369,7 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",") if s.strip()):
             with tempfile.TemporaryDirectory(prefix=f"demo-seed{seed}-") as tmp:
                 data = Path(tmp) / "data"
-                demo_data.write(demo_data.generate(n_accounts=args.accounts, years=args.years, seed=seed), data)
+                simulator.write(simulator.generate(n_accounts=args.accounts, years=args.years, seed=seed), data)
                 runs[str(seed)] = evaluate_data(data, args.train_seed)
                 runs[str(seed)]["data"] = f"generate(n_accounts={args.accounts}, years={args.years}, seed={seed})"
             print_run(str(seed), runs[str(seed)])

@@ -59,7 +59,7 @@ def demo_data(
     ] = None,
 ) -> None:
     """Write realistic demo data with planted churn causes and the ground truth."""
-    from features import demo_data as demo
+    from demo import simulator as demo
 
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format {fmt!r} is not supported. Expected parquet or csv.")

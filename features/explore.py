@@ -1,7 +1,7 @@
 """Exploratory analysis of a data directory: the numbers behind the ``01-explore-data`` notebook.
 
 Pure, vectorized functions of validated ``Tables``, renewal outcomes and snapshots: no loops
-per account, nothing read from disk except by ``ensure_demo_data``. Each returns a tidy
+per account, nothing read from disk. Each returns a tidy
 DataFrame a person can read as a table and ``features.explore_plots`` can draw.
 
 Definitions (the same ones the model is trained with):
@@ -22,7 +22,6 @@ Definitions (the same ones the model is trained with):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,21 +43,6 @@ MAIN_SIGNALS = (
 )
 
 MONTH_DAYS = 365.25 / 12
-
-
-def ensure_demo_data(directory: Path | str, accounts: int = 600, years: int = 3, seed: int = 7) -> bool:
-    """Generate demo data into ``directory`` when it is missing or empty; True when it did.
-
-    What ``churn demo-data --out DIR --accounts N`` writes, so a notebook runs on a fresh checkout.
-    A directory with any file in it is left alone: the loader then says what is wrong with it.
-    """
-    from features import demo_data
-
-    directory = Path(directory)
-    if directory.is_dir() and any(directory.iterdir()):
-        return False
-    demo_data.write(demo_data.generate(accounts, years=years, seed=seed), directory)
-    return True
 
 
 # --------------------------------------------------------------------------- data quality

@@ -209,14 +209,14 @@ def small_demo(tmp_path_factory):
     Real tables, real features, a real LightGBM model: what explanation and report tests need,
     in about three seconds.
     """
-    from features import demo_data
+    from demo import simulator
     from features.build import build_training_snapshots
     from features.load import load_tables
     from training.dataset import from_snapshots
     from training.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("small_demo")
-    demo_data.write(demo_data.generate(400, years=3, seed=11), root / "data")
+    simulator.write(simulator.generate(400, years=3, seed=11), root / "data")
     tables = load_tables(root / "data")
     snapshots = build_training_snapshots(tables)
     # 1,260 training rows: with the default regularisation (7 leaves, L2 10) early stopping on a

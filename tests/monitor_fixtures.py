@@ -12,14 +12,14 @@ SEED = 11
 
 def train_world(root, accounts: int = ACCOUNTS, seed: int = SEED, **plant):
     """Demo tables (optionally with a planted change) and a model trained on them with a book-shaped reference."""
-    from features import demo_data
+    from demo import simulator
     from features.build import build_training_snapshots
     from features.load import load_tables
     from training.dataset import from_snapshots
     from training.reference import book_builder
     from training.train import TrainConfig, train
 
-    demo_data.write(demo_data.generate(accounts, years=3, seed=seed, **plant), root / "data")
+    simulator.write(simulator.generate(accounts, years=3, seed=seed, **plant), root / "data")
     tables = load_tables(root / "data")
     snapshots = build_training_snapshots(tables)
     table = from_snapshots(snapshots.frame, snapshots.catalog)

@@ -65,7 +65,7 @@ def start(workdir: Path, data_dir: Path, demo_accounts: int, tracking_uri: str |
     """
     import pandas as pd
 
-    from features.explore import ensure_demo_data
+    from demo.simulator import ensure_demo_data
     from training import track
 
     data_dir = Path(data_dir).resolve()

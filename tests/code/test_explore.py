@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from demo.simulator import ensure_demo_data
 from features import explore, explore_plots
 from features.build import build_training_snapshots
 from features.outcomes import renewal_outcomes
@@ -233,13 +234,13 @@ def test_main_signals_keeps_those_the_snapshots_have():
 
 def test_ensure_demo_data_generates_only_into_a_missing_or_empty_directory(tmp_path):
     target = tmp_path / "demo"
-    assert explore.ensure_demo_data(target, accounts=20, years=1)
+    assert ensure_demo_data(target, accounts=20, years=1)
     assert (target / "accounts.parquet").exists()
-    assert not explore.ensure_demo_data(target, accounts=20, years=1)
+    assert not ensure_demo_data(target, accounts=20, years=1)
     other = tmp_path / "mine"
     other.mkdir()
     (other / "accounts.csv").write_text("account_id\n")
-    assert not explore.ensure_demo_data(other)
+    assert not ensure_demo_data(other)
     assert sorted(p.name for p in other.iterdir()) == ["accounts.csv"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.cli import app
-from features import demo_data
+from demo import simulator
 from monitor.report import VERDICTS
 from tests.monitor_fixtures import ACCOUNTS, SEED
 
@@ -30,7 +30,7 @@ def _planted(tmp_path_factory, plant: str, days_before_end: int):
     """The fixture's world (same seed, same accounts) with ``plant`` from ``days_before_end`` before its end."""
     root = tmp_path_factory.mktemp(plant)
     after = str((pd.Timestamp("2026-10-31") - pd.Timedelta(days=days_before_end)).date())
-    demo_data.write(demo_data.generate(ACCOUNTS, years=3, seed=SEED, plant=plant, plant_after=after), root)
+    simulator.write(simulator.generate(ACCOUNTS, years=3, seed=SEED, plant=plant, plant_after=after), root)
     return root
 
 

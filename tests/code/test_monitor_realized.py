@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from churn.cli import app
-from features import demo_data
+from demo import simulator
 from features.build import build_training_snapshots
 from features.load import load_tables
 from features.outcomes import DEFAULT_GRACE_DAYS, renewal_outcomes
@@ -47,7 +47,7 @@ def _hand_labels(log: pd.DataFrame, outcomes: pd.DataFrame, known_before: pd.Tim
 
 
 def test_realized_figures_match_a_hand_computation(tmp_path):
-    demo_data.write(demo_data.generate(500, years=4, seed=5), tmp_path / "data")
+    simulator.write(simulator.generate(500, years=4, seed=5), tmp_path / "data")
     tables = load_tables(tmp_path / "data")
     snapshots = build_training_snapshots(tables)
     cutoff = (tables.data_end - pd.Timedelta(days=300)).normalize()
@@ -88,7 +88,7 @@ def test_a_cause_that_comes_to_matter_more_is_caught_by_the_closed_renewals(tmp_
     reports = {}
     for plant in (None, "cause-shift"):
         folder = tmp_path / str(plant)
-        demo_data.write(demo_data.generate(600, 4, 2, plant=plant, plant_after=str(cutoff.date())), folder)
+        simulator.write(simulator.generate(600, 4, 2, plant=plant, plant_after=str(cutoff.date())), folder)
         reports[plant] = monitor_replay(load_tables(folder), cutoff, seed=2).report
     quiet, shifted = reports[None], reports["cause-shift"]
     assert quiet["verdict"] == "ok" and not [d["feature"] for d in quiet["drift"] if d["alarm"]], quiet["reasons"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import demo_data, schema
+from demo import simulator
+from features import schema
 
 N_ACCOUNTS = 300
 YEARS = 2
@@ -28,12 +29,12 @@ DATE_COLUMNS_IN_WINDOW = {
 
 
 @pytest.fixture(scope="module")
-def data() -> demo_data.DemoData:
-    return demo_data.generate(N_ACCOUNTS, YEARS, SEED, end_date=str(END.date()))
+def data() -> simulator.DemoData:
+    return simulator.generate(N_ACCOUNTS, YEARS, SEED, end_date=str(END.date()))
 
 
 @pytest.fixture(scope="module")
-def contracts_with_segment(data: demo_data.DemoData) -> pd.DataFrame:
+def contracts_with_segment(data: simulator.DemoData) -> pd.DataFrame:
     accounts = data.tables["accounts"].set_index("account_id")
     contracts = data.tables["contracts"].copy()
     contracts["segment"] = contracts["account_id"].map(accounts["segment"])
@@ -51,8 +52,8 @@ def _files(root: Path) -> list[Path]:
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_same_seed_gives_identical_bytes(tmp_path: Path, fmt: str) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
-    demo_data.write(demo_data.generate(150, YEARS, seed=3), first, fmt=fmt)
-    demo_data.write(demo_data.generate(150, YEARS, seed=3), second, fmt=fmt)
+    simulator.write(simulator.generate(150, YEARS, seed=3), first, fmt=fmt)
+    simulator.write(simulator.generate(150, YEARS, seed=3), second, fmt=fmt)
     expected = sorted([Path(f"{t.name}.{fmt}") for t in schema.TABLES] + [Path("_truth/renewals.parquet")])
     assert _files(first) == expected
     assert _files(second) == expected
@@ -61,18 +62,18 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path, fmt: str) -> None:
 
 
 def test_different_seed_gives_different_data() -> None:
-    a = demo_data.generate(150, YEARS, seed=3)
-    b = demo_data.generate(150, YEARS, seed=4)
+    a = simulator.generate(150, YEARS, seed=3)
+    b = simulator.generate(150, YEARS, seed=4)
     for name in ("accounts", "contracts", "usage"):
         assert not a.tables[name].equals(b.tables[name]), name
     assert not a.truth.equals(b.truth)
 
 
-def test_write_replaces_in_place_and_round_trips(tmp_path: Path, data: demo_data.DemoData) -> None:
+def test_write_replaces_in_place_and_round_trips(tmp_path: Path, data: simulator.DemoData) -> None:
     out = tmp_path / "demo"
-    demo_data.write(data, out, fmt="csv")
+    simulator.write(data, out, fmt="csv")
     (out / "README.txt").write_text("keep me")
-    demo_data.write(data, out, fmt="parquet")
+    simulator.write(data, out, fmt="parquet")
     names = {p.name for p in out.iterdir()}
     assert {f"{t.name}.parquet" for t in schema.TABLES} <= names
     assert not any(n.endswith(".csv") for n in names), "stale csv copies must go"
@@ -95,7 +96,7 @@ def _seconds(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("table", schema.TABLES, ids=lambda t: t.name)
-def test_table_meets_the_contract(data: demo_data.DemoData, table: schema.Table) -> None:
+def test_table_meets_the_contract(data: simulator.DemoData, table: schema.Table) -> None:
     frame = data.tables[table.name]
     assert list(frame.columns) == [c.name for c in table.columns]
     assert len(frame) > 0
@@ -132,7 +133,7 @@ def test_table_meets_the_contract(data: demo_data.DemoData, table: schema.Table)
         assert not frame.duplicated(list(table.unique_together)).any()
 
 
-def test_cross_column_rules(data: demo_data.DemoData) -> None:
+def test_cross_column_rules(data: simulator.DemoData) -> None:
     contracts = data.tables["contracts"]
     assert (contracts["end_date"] > contracts["start_date"]).all()
     tickets = data.tables["support_tickets"]
@@ -146,13 +147,13 @@ def test_cross_column_rules(data: demo_data.DemoData) -> None:
 
 
 @pytest.mark.parametrize(("table", "column"), sorted(DATE_COLUMNS_IN_WINDOW.items()))
-def test_activity_lies_in_the_window(data: demo_data.DemoData, table: str, column: str) -> None:
+def test_activity_lies_in_the_window(data: simulator.DemoData, table: str, column: str) -> None:
     dates = data.tables[table][column]
     assert dates.min() >= START
     assert dates.max() < END + pd.Timedelta(days=1)
 
 
-def test_activity_only_while_a_customer(data: demo_data.DemoData) -> None:
+def test_activity_only_while_a_customer(data: simulator.DemoData) -> None:
     """No usage on a day when no contract covers the account (renewal gaps of <= 30 days aside)."""
     contracts = data.tables["contracts"]
     usage = data.tables["usage"]
@@ -166,7 +167,7 @@ def test_activity_only_while_a_customer(data: demo_data.DemoData) -> None:
 # --------------------------------------------------------------------------- ground truth
 
 
-def test_truth_has_one_row_per_decided_contract(data: demo_data.DemoData) -> None:
+def test_truth_has_one_row_per_decided_contract(data: simulator.DemoData) -> None:
     truth, contracts = data.truth, data.tables["contracts"]
     assert list(truth.columns) == [
         "contract_id",
@@ -186,7 +187,7 @@ def test_truth_has_one_row_per_decided_contract(data: demo_data.DemoData) -> Non
     assert truth["renewed"].dtype == bool
 
 
-def test_truth_matches_the_contract_history(data: demo_data.DemoData) -> None:
+def test_truth_matches_the_contract_history(data: simulator.DemoData) -> None:
     """Renewed iff the account has a contract starting after this one's start, at most 30 days
     after its end date, and ending after it (a win-back months later is not a renewal)."""
     truth, contracts = data.truth, data.tables["contracts"]
@@ -201,13 +202,13 @@ def test_truth_matches_the_contract_history(data: demo_data.DemoData) -> None:
     assert (truth["renewed"].to_numpy() == has_successor.loc[truth["contract_id"]].to_numpy()).all()
 
 
-def test_truth_drivers_are_consistent(data: demo_data.DemoData) -> None:
+def test_truth_drivers_are_consistent(data: simulator.DemoData) -> None:
     truth = data.truth
-    assert set(truth["primary_driver"]) <= set(demo_data.DRIVERS)
-    group = dict(zip(demo_data.CAUSES, demo_data.CAUSE_GROUP, strict=True))
+    assert set(truth["primary_driver"]) <= set(simulator.DRIVERS)
+    group = dict(zip(simulator.CAUSES, simulator.CAUSE_GROUP, strict=True))
     for causes, driver, renewed in truth[["causes", "primary_driver", "renewed"]].itertuples(index=False):
         listed = [c for c in causes.split(";") if c]
-        assert set(listed) <= set(demo_data.CAUSES)
+        assert set(listed) <= set(simulator.CAUSES)
         if driver == "none":
             assert renewed and not listed
         else:
@@ -219,9 +220,9 @@ def test_truth_drivers_are_consistent(data: demo_data.DemoData) -> None:
     assert truth.loc[truth["causes"] == "", "true_renewal_probability"].min() > 0.9
 
 
-def test_some_winbacks_are_not_renewals(data: demo_data.DemoData) -> None:
+def test_some_winbacks_are_not_renewals(data: simulator.DemoData) -> None:
     """Late returns exist in the world, and the truth never counts them as renewals."""
-    big = demo_data.generate(800, YEARS, seed=5)
+    big = simulator.generate(800, YEARS, seed=5)
     contracts = big.tables["contracts"].sort_values(["account_id", "start_date"])
     gap = contracts.groupby("account_id")["start_date"].shift(-1) - contracts["end_date"]
     late = contracts.loc[gap > pd.Timedelta(days=60), "contract_id"]
@@ -232,7 +233,7 @@ def test_some_winbacks_are_not_renewals(data: demo_data.DemoData) -> None:
 # --------------------------------------------------------------------------- realism
 
 
-def test_segment_mix(data: demo_data.DemoData) -> None:
+def test_segment_mix(data: simulator.DemoData) -> None:
     share = data.tables["accounts"]["segment"].value_counts(normalize=True)
     assert abs(share["smb"] - 0.55) < 0.08
     assert abs(share["mid_market"] - 0.32) < 0.08
@@ -248,7 +249,7 @@ def test_monthly_contracts_only_in_smb(contracts_with_segment: pd.DataFrame) -> 
     ) | set(range(1095, 1098))
 
 
-def test_weekends_and_holidays_are_quiet(data: demo_data.DemoData) -> None:
+def test_weekends_and_holidays_are_quiet(data: simulator.DemoData) -> None:
     usage = data.tables["usage"]
     active = usage[usage["metric"] == schema.ACTIVE_USERS_METRIC]
     per_day = active.groupby("date")["value"].sum()
@@ -258,17 +259,17 @@ def test_weekends_and_holidays_are_quiet(data: demo_data.DemoData) -> None:
     assert christmas.max() < 0.5 * per_day[~weekend].median()
 
 
-def test_usage_metrics(data: demo_data.DemoData) -> None:
+def test_usage_metrics(data: simulator.DemoData) -> None:
     usage = data.tables["usage"]
     assert (usage["value"] > 0).all()
-    assert set(usage["metric"]) == set(demo_data.METRICS)
+    assert set(usage["metric"]) == set(simulator.METRICS)
     modules = usage[usage["metric"].str.startswith(schema.MODULE_METRIC_PREFIX)]
     breadth = modules.groupby("account_id")["metric"].nunique()
     assert (breadth <= 2).mean() > 0.05, "some accounts use only one or two modules"
     assert breadth.median() >= 3
 
 
-def test_not_every_account_talks_to_us(data: demo_data.DemoData) -> None:
+def test_not_every_account_talks_to_us(data: simulator.DemoData) -> None:
     accounts = set(data.tables["accounts"]["account_id"])
     with_nps = set(data.tables["nps"]["account_id"])
     with_tickets = set(data.tables["support_tickets"]["account_id"])
@@ -276,7 +277,7 @@ def test_not_every_account_talks_to_us(data: demo_data.DemoData) -> None:
     assert 0.15 < 1 - len(with_tickets) / len(accounts) < 0.6
 
 
-def test_accounts_keep_joining(data: demo_data.DemoData) -> None:
+def test_accounts_keep_joining(data: simulator.DemoData) -> None:
     created = data.tables["accounts"]["created_at"]
     new = created >= START
     assert 0.3 < new.mean() < 0.6
@@ -284,13 +285,13 @@ def test_accounts_keep_joining(data: demo_data.DemoData) -> None:
     assert (created < START - pd.DateOffset(years=2)).any(), "some accounts are old"
 
 
-def test_live_accounts_have_contracts_beyond_the_window(data: demo_data.DemoData) -> None:
+def test_live_accounts_have_contracts_beyond_the_window(data: simulator.DemoData) -> None:
     contracts = data.tables["contracts"]
     assert (contracts["end_date"] > END).sum() > 0.5 * N_ACCOUNTS
 
 
 def test_churn_is_higher_for_smb_than_enterprise(
-    contracts_with_segment: pd.DataFrame, data: demo_data.DemoData
+    contracts_with_segment: pd.DataFrame, data: simulator.DemoData
 ) -> None:
     """Logo churn per customer-year, so monthly and multi-year terms compare fairly."""
     c = contracts_with_segment
@@ -302,7 +303,7 @@ def test_churn_is_higher_for_smb_than_enterprise(
     assert 0.08 < rate["smb"] < 0.35
 
 
-def test_invoices_follow_billing_rules(data: demo_data.DemoData) -> None:
+def test_invoices_follow_billing_rules(data: simulator.DemoData) -> None:
     invoices = data.tables["invoices"]
     assert (invoices["due_date"] <= END).all()
     assert (invoices["status"] == "paid").mean() > 0.9
@@ -311,7 +312,7 @@ def test_invoices_follow_billing_rules(data: demo_data.DemoData) -> None:
     assert (late.dropna() <= 0).mean() > 0.6, "most invoices are paid on time"
 
 
-def test_ticket_mix(data: demo_data.DemoData) -> None:
+def test_ticket_mix(data: simulator.DemoData) -> None:
     tickets = data.tables["support_tickets"]
     share = tickets["priority"].value_counts(normalize=True)
     assert share["normal"] > share["low"] > share["high"] > share["urgent"]
@@ -326,6 +327,6 @@ def test_a_world_whose_draws_repeat_an_event_on_one_day_still_loads(tmp_path: Pa
     """Seed 4 at 1,500 accounts over 4 years draws two champion departures of one account on one day."""
     from features.load import load_tables
 
-    demo_data.write(demo_data.generate(1500, years=4, seed=4), tmp_path)
+    simulator.write(simulator.generate(1500, years=4, seed=4), tmp_path)
     events = load_tables(tmp_path).relationship_events
     assert not events.duplicated(["account_id", "date", "event"]).any()

@@ -88,10 +88,10 @@ def _stderr(book: nbformat.NotebookNode) -> str:
 
 @pytest.mark.slow
 def test_notebooks_run_top_to_bottom_on_small_demo_data(tmp_path, monkeypatch):
-    from features import demo_data
+    from demo import simulator
 
     data = tmp_path / "data"
-    demo_data.write(demo_data.generate(ACCOUNTS, years=3, seed=7), data)
+    simulator.write(simulator.generate(ACCOUNTS, years=3, seed=7), data)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": store, "CHURN_WORKDIR": str(tmp_path), "CHURN_DATA": str(data)}
     for key, value in env.items():

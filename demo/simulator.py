@@ -1265,3 +1265,16 @@ class _World:
                 "status": _text(np.array(schema.INVOICE_STATUSES)[status]),
             }
         )
+
+
+def ensure_demo_data(directory: Path | str, accounts: int = 600, years: int = 3, seed: int = 7) -> bool:
+    """Generate demo data into ``directory`` when it is missing or empty; True when it did.
+
+    What ``churn demo-data --out DIR --accounts N`` writes, so a notebook runs on a fresh checkout.
+    A directory with any file in it is left alone: the loader then says what is wrong with it.
+    """
+    directory = Path(directory)
+    if directory.is_dir() and any(directory.iterdir()):
+        return False
+    write(generate(accounts, years=years, seed=seed), directory)
+    return True
