@@ -54,7 +54,7 @@ def test_direct_call_scores_like_the_cli(service, served, size):
         [r.feature for r in result.reasons] for result in response.results
     ]
     assert all(r.sentence for result in response.results for r in result.reasons)
-    assert sum(len(result.reasons) == 2 for result in response.results) >= size // 2
+    assert any(len(result.reasons) == 2 for result in response.results)
 
 
 def test_merged_rows_keep_their_own_number_of_reasons(service, served):
