@@ -74,8 +74,8 @@ def parse_date(value: str | None, option: str):
 
     if value is None:
         return None
-    try:
-        return pd.Timestamp(value).normalize()
+    try:  # ISO only: "01/11/2026" is 1 November to some readers and 11 January to others
+        return pd.Timestamp(pd.to_datetime(value, format="%Y-%m-%d")).normalize()
     except ValueError:
         raise UsageError(f"{option} {value!r} is not a date. Expected YYYY-MM-DD, e.g. 2026-11-01.") from None
 
@@ -273,6 +273,11 @@ def scoring_snapshots(data, snapshots, as_of: str | None, steps):
         when = as_of_date(as_of, tables)
         with steps.step(f"Building scoring snapshots as of {when.date()}"):
             result = build_scoring_snapshots(tables, when)
+        if result.frame.empty:
+            raise UsageError(
+                f"no account has a contract in force on {when.date()} in {data} (the data ends on "
+                f"{tables.data_end.date()}): there is nothing to score. Pick an --as-of the contracts cover."
+            )
         for note in result.notes:
             steps.note(note)
         return result.frame, tables, when

@@ -108,7 +108,9 @@ def describe_changes(
         elapsed = (as_of_now - as_of_then).days
         total = 100.0 * float(a_now.churn_risk[i] - a_then.churn_risk[i])
         direction = 1.0 if total >= 0 else -1.0
-        chosen = _choose(features, direction * shares[i], direction * moved[i], row_then, row_now, elapsed, movers)
+        chosen = _choose(
+            features, direction * shares[i], direction * moved[i], row_then, row_now, elapsed, movers, direction
+        )
         found = [_mover(features, j, row_then, row_now, float(shares[i, j])) for j in chosen]
         facts = {features[j].fact for j in chosen}
         explained = sum(direction * shares[i, j] for j, f in enumerate(features) if f.fact in facts)
@@ -144,8 +146,10 @@ def _choose(
     row_now: dict,
     elapsed: int,
     k: int,
+    direction: float = 1.0,
 ) -> list[int]:
-    """Columns of the movers, strongest first. ``share`` and ``moved`` are signed so that + is the risk's way."""
+    """Columns of the movers, strongest first. ``share`` and ``moved`` are signed so that + is the risk's way;
+    ``direction`` is +1 when the risk rose, −1 when it fell."""
     chosen: list[int] = []
     facts: set[str] = set()
     for j in np.argsort(-share, kind="stable"):
@@ -160,11 +164,29 @@ def _choose(
             or feature.fact in facts
             or not _differs(before, after)
             or (feature.clock and _ticked(before, after, elapsed))
+            or _against_its_side(feature, before, after, direction)
         ):
             continue
         chosen.append(j)
         facts.add(feature.fact)
     return chosen
+
+
+def _against_its_side(feature: Feature, before: object, after: object, direction: float) -> bool:
+    """A value that moved to its reassuring side is no reason the risk rose (nor to its worrying side, that it fell).
+
+    "Urgent tickets this term rose from 13 to 15" is never why a risk went down, whatever the
+    trees' interactions gave it; the catalog's ``riskier`` says which side is worrying."""
+    if not feature.riskier:
+        return False
+    try:
+        step = float(after) - float(before)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    if not np.isfinite(step) or step == 0:
+        return False
+    worse = step > 0 if feature.riskier == "higher" else step < 0
+    return worse != (direction > 0)
 
 
 def _ticked(before: object, after: object, elapsed: int) -> bool:

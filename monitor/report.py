@@ -265,7 +265,13 @@ def verdict(
         return "retrain", retrain + watch
     if watch:
         return "watch", watch
-    return "ok", ["No input feature drifted, the scores did not move and the closed renewals match their predictions."]
+    if n >= MIN_CLOSED:
+        closed = "the closed renewals match their predictions"
+    elif n:
+        closed = f"only {n:,} logged renewal(s) have closed, too few to judge the predictions by yet"
+    else:
+        closed = "no logged prediction has closed yet, so the predictions are not judged by outcomes yet"
+    return "ok", [f"No input feature drifted, the scores did not move; {closed}."]
 
 
 def build_report(

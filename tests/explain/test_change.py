@@ -556,3 +556,18 @@ def test_real_changes_keep_every_rule(explainer, small_demo, pairs):
                 group = [n for n in a_now.features if catalog[n].group == feature.group]
                 assert now.loc[i, group].isna().all(), m
     assert named > 50, "the pairs should name plenty of movers"
+
+
+def test_a_value_that_moved_to_its_worrying_side_is_never_why_the_risk_fell():
+    from explain.change import _choose
+    from features.catalog import Feature
+
+    tickets = Feature("tickets_urgent_high_term", "urgent tickets", "tickets", "support", riskier="higher")
+    usage = Feature("usage_logins_mean_30d", "logins", "logins per day", "usage", riskier="lower")
+    then, now = {tickets.name: 13.0, usage.name: 40.0}, {tickets.name: 15.0, usage.name: 52.0}
+    share = np.array([3.0, 2.0])  # both "explain" a fall in risk by the points they moved
+    moved = np.array([1.0, 1.0])
+    falling = _choose([tickets, usage], share, moved, then, now, elapsed=30, k=3, direction=-1.0)
+    assert falling == [1]  # usage rose (reassuring): a reason the risk fell; more urgent tickets are not
+    rising = _choose([tickets, usage], share, moved, then, now, elapsed=30, k=3, direction=1.0)
+    assert rising == [0]  # and the other way round when the risk rose

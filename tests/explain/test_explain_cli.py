@@ -160,13 +160,19 @@ def _links(html: str) -> list[str]:
     return found
 
 
-def test_scoring_a_date_with_no_contract_in_force_is_an_empty_book_not_a_crash(world, tmp_path):
+def test_scoring_a_date_with_no_contract_in_force_is_refused_and_writes_nothing(world, tmp_path):
     *_, base = world
     out = tmp_path / "none.csv"
-    result = _ok(["score", *base, "--as-of", "2000-01-01", "--reasons", "2", "--out", str(out)])
-    assert "nothing to score" in result.output
-    scores = pd.read_csv(out)
-    assert scores.empty and {"account_id", "churn_risk", "reason_1"} <= set(scores.columns)
+    for command in (["score", "--out", str(out)], ["forecast"]):
+        result = runner.invoke(app, [*command, *base, "--as-of", "2000-01-01"], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and "nothing to score" in result.output, result.output
+    assert not out.exists()
+
+
+def test_as_of_is_read_as_iso_only(world, tmp_path):
+    *_, base = world
+    result = runner.invoke(app, ["score", *base, "--as-of", "01/11/2026", "--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 2 and "Expected YYYY-MM-DD" in result.output
 
 
 def test_export_model_writes_a_bundle_that_scores_the_same(world, tmp_path):
