@@ -53,7 +53,7 @@ def serve_command(
         settings.variable("service_workers"): str(workers),
         settings.variable("monitor_report"): str(monitor_report),
     }
-    console.print(escape(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/docs)"))
+    console.print(escape(f"Serving {model_uri} on http://{host}:{port} (docs: http://{host}:{port}/)"))
     os.execve(bentoml, [bentoml, "serve", SERVICE, "--host", host, "--port", str(port)], env)
 
 

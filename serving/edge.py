@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 
 import settings
 from serving.auth import authorized, required_token
@@ -347,7 +348,10 @@ class EdgeMiddleware:
                 except BodyTooLargeError:
                     await _send_problem(send_shaped, 413, _too_large())
                 else:
-                    await self.app(scope, replay, send_shaped)
+                    if route == "/" and scope["method"] in ("GET", "HEAD"):
+                        await _send_docs_page(send_shaped, scope["method"] == "HEAD")
+                    else:
+                        await self.app(scope, replay, send_shaped)
         except Exception as error:  # the app failed: a 500 problem if nothing was sent, never its message
             log.error("request_id=%s failed: %s", request_id, type(error).__name__)
             if state["status"] == 0 or state["start"] is not None:
@@ -405,6 +409,20 @@ class EdgeMiddleware:
 def _too_large() -> dict:
     limit = body_limit()
     return problem(413, f"The body is larger than {limit:,} bytes ({BODY_LIMIT_ENV}).", limit_bytes=limit)
+
+
+# BentoML's own index page loads Google Tag Manager (and links out); ours serves the same Swagger UI from
+# BentoML's local static files and nothing else, so the docs page a token holder opens calls no third party.
+DOCS_PAGE = (Path(__file__).with_name("docs.html")).read_bytes()
+
+
+async def _send_docs_page(send, head: bool) -> None:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(DOCS_PAGE)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else DOCS_PAGE})
 
 
 async def _send_problem(send, status: int, body: dict, headers: list | None = None) -> None:

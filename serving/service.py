@@ -87,6 +87,8 @@ web = FastAPI(
     title="Renewal risk",
     description="Account pages, the portfolio page and model facts. Scores: POST /score, POST /score_accounts.",
     version="1",
+    docs_url=None,  # FastAPI's Swagger and ReDoc pages load from a CDN; the docs page is "/" (serving/edge.py)
+    redoc_url=None,
 )
 AccountIdPath = Annotated[str, PathParam(min_length=1, max_length=128, description="Account id.")]
 NOT_FOUND = {404: {"model": Problem, "description": "The account is not in the snapshot store."}}

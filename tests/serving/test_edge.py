@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import re
 import uuid
 
 import pytest
@@ -256,3 +257,17 @@ def test_openapi_document_is_valid_and_documents_the_problems(client):
         assert score[status]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem"), status
     assert spec["paths"]["/healthz"]["get"]["security"] == []
     assert "401" in spec["paths"]["/accounts/{account_id}"]["get"]["responses"]
+
+
+def test_the_docs_page_loads_nothing_from_outside_and_needs_the_token(client_with_token):
+    from tests.serving.conftest import TOKEN
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client_with_token.get("/").status_code == 401
+    page = client_with_token.get("/", headers=auth)
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert "googletagmanager" not in page.text and "http" not in page.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("./static_content/") for s in sources), sources
+    assert client_with_token.get("/static_content/swagger-ui-bundle.js", headers=auth).status_code == 200
+    assert client_with_token.get("/docs", headers=auth).status_code == 404  # FastAPI's CDN-loading page is off
