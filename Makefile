@@ -39,7 +39,8 @@ demo: $(STAMP) ## Generate demo data, build snapshots, train and register, score
 	@echo ""
 	@echo "Portfolio page: file://$(abspath $(OUT))/portfolio.html"
 	@echo "Monitoring:     file://$(abspath $(OUT))/monitor.html (JSON: $(OUT)/monitor.json)"
-	@echo "Start the API:  make serve   (then http://127.0.0.1:$(PORT)/portfolio/page; set CHURN_API_TOKEN first)"
+	@echo "Start the API:  export CHURN_API_TOKEN=...; make serve   (the API wants the token as a bearer header:"
+	@echo "                curl -H \"Authorization: Bearer \$$CHURN_API_TOKEN\" http://127.0.0.1:$(PORT)/portfolio/page)"
 
 serve: $(STAMP) ## Serve the champion model and out/snapshots.db over HTTP (churn serve)
 	$(BIN)/churn serve --port $(PORT) --store $(OUT)/snapshots.db --monitor-report $(OUT)/monitor.json

@@ -72,8 +72,22 @@ def estimate(p: np.ndarray, arr: np.ndarray | None = None, level: float = LEVEL,
 
 
 def estimate_by(book: pd.DataFrame, by: str, level: float = LEVEL) -> dict[str, dict[str, float]]:
-    """``estimate`` within each value of ``by`` (cadence, horizon bucket) of a book with churn_risk (and arr)."""
+    """``estimate`` within each value of ``by`` (cadence, horizon bucket) of a book with churn_risk (and arr).
+
+    Horizon buckets come nearest first (1-90, 91-180, 181-365, over 365), not in text order."""
+    parts = dict(tuple(book.groupby(by, sort=True)))
+    order = sorted(parts, key=lambda key: (_bucket_start(str(key)), str(key)))
     return {
-        str(key): estimate(part["churn_risk"].to_numpy(), part["arr"].to_numpy() if "arr" in part else None, level)
-        for key, part in book.groupby(by, sort=True)
+        str(key): estimate(
+            parts[key]["churn_risk"].to_numpy(), parts[key]["arr"].to_numpy() if "arr" in parts[key] else None, level
+        )
+        for key in order
     }
+
+
+def _bucket_start(label: str) -> float:
+    """The first day of a horizon bucket ("91-180" → 91, "over 365" → 366); other labels sort after, by name."""
+    digits = "".join(c if c.isdigit() else " " for c in label).split()
+    if not digits:
+        return float("inf")
+    return float(digits[0]) + (1 if label.startswith("over") else 0)

@@ -71,7 +71,7 @@ def plot_roc_pr(
     if 0 < churners < len(y):
         for name, scores in curves.items():
             RocCurveDisplay.from_predictions(y, scores, name=name, ax=roc_ax, curve_kwargs=_style(name, "model"))
-            PrecisionRecallDisplay.from_predictions(y, scores, name=name, ax=pr_ax, **_style(name, "model"))
+            PrecisionRecallDisplay.from_predictions(y, scores, name=name, ax=pr_ax, curve_kwargs=_style(name, "model"))
         roc_ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="random")
         pr_ax.axhline(y.mean(), color="grey", linewidth=0.8, linestyle=":", label=f"base rate {y.mean():.1%}")
         roc_ax.legend(fontsize=8, loc="lower right")
