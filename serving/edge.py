@@ -43,6 +43,18 @@ DEFAULT_BODY_LIMIT = settings.Settings.model_fields["max_body_bytes"].default
 UNMATCHED = "unmatched"
 PROBLEM_JSON = b"application/problem+json"
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/favicon.ico"})
+# The docs page, its static files and the OpenAPI document carry the API's shape, no customer data: a
+# browser (which cannot send a bearer header) must be able to open them; the page's Authorize button
+# then takes the token for the calls tried from it.
+DOCS_PATHS = frozenset({"/", "/docs.json"})
+DOCS_ASSETS = "/static_content/"
+
+
+def open_path(path: str) -> bool:
+    """Whether ``path`` is served without the token: the probes and the docs page."""
+    return path in OPEN_PATHS or path in DOCS_PATHS or path.startswith(DOCS_ASSETS)
+
+
 # BentoML's own routes, besides the service's APIs and the FastAPI routes.
 BENTOML_ROUTES = ("/", "/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json")
 BENTOML_PREFIXES = {"/static_content/": "/static_content/{path}", "/assets/": "/assets/{path}"}
@@ -387,7 +399,7 @@ class EdgeMiddleware:
     def _refusal(self, scope, headers) -> tuple[int, dict, list] | None:
         """401, 415 or 413 (by Content-Length) before the app or the body is touched."""
         token = required_token(self.fixed_token)
-        if token is not None and scope["path"] not in OPEN_PATHS and not authorized(headers, token):
+        if token is not None and not open_path(scope["path"]) and not authorized(headers, token):
             detail = "Missing or invalid token: send Authorization: Bearer <CHURN_API_TOKEN>."
             return 401, problem(401, detail), [(b"www-authenticate", b'Bearer realm="renewal-risk"')]
         if scope["method"] in ("POST", "PUT", "PATCH") and ROUTES(scope["path"]) in self.json_routes:

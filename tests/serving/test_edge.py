@@ -259,15 +259,15 @@ def test_openapi_document_is_valid_and_documents_the_problems(client):
     assert "401" in spec["paths"]["/accounts/{account_id}"]["get"]["responses"]
 
 
-def test_the_docs_page_loads_nothing_from_outside_and_needs_the_token(client_with_token):
-    from tests.serving.conftest import TOKEN
-
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    assert client_with_token.get("/").status_code == 401
-    page = client_with_token.get("/", headers=auth)
+def test_the_docs_page_opens_in_a_browser_behind_the_token_and_loads_nothing_from_outside(client_with_token):
+    page = client_with_token.get("/")  # a browser sends no bearer header: the page (no customer data) opens
     assert page.status_code == 200 and "swagger-ui" in page.text
     assert "googletagmanager" not in page.text and "http" not in page.text
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert sources and all(s.startswith("./static_content/") for s in sources), sources
-    assert client_with_token.get("/static_content/swagger-ui-bundle.js", headers=auth).status_code == 200
-    assert client_with_token.get("/docs", headers=auth).status_code == 404  # FastAPI's CDN-loading page is off
+    assert client_with_token.get("/static_content/swagger-ui-bundle.js").status_code == 200  # served locally
+    spec = client_with_token.get("/docs.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"  # the Authorize button
+    assert client_with_token.get("/docs").status_code == 401  # anything else needs the token ...
+    assert client_with_token.get("/model").status_code == 401
+    assert client_with_token.get("/static_content/../model").status_code in (401, 404)  # ... no way around it

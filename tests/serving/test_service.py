@@ -219,7 +219,7 @@ def test_long_or_odd_account_ids_in_paths_are_4xx(client):
     assert client.get("/accounts/%00").status_code in (404, 422)
 
 
-def test_every_endpoint_but_the_probes_needs_the_token(client_with_token, served):
+def test_every_endpoint_but_the_probes_and_the_docs_page_needs_the_token(client_with_token, served):
     c = client_with_token
     account = served.current["account_id"].iloc[0]
     guarded = [
@@ -230,7 +230,6 @@ def test_every_endpoint_but_the_probes_needs_the_token(client_with_token, served
         ("GET", "/portfolio/page", None),
         ("GET", "/model", None),
         ("GET", "/metrics", None),
-        ("GET", "/docs.json", None),
     ]
     for method, path, body in guarded:
         assert c.request(method, path, json=body).status_code == 401, path
@@ -241,6 +240,7 @@ def test_every_endpoint_but_the_probes_needs_the_token(client_with_token, served
     for method, path, body in guarded[:6]:
         assert c.request(method, path, json=body, headers=good).status_code == 200, path
     assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+    assert c.get("/").status_code == 200 and c.get("/docs.json").status_code == 200  # the API's shape, no data
     assert c.get("/model").json()["detail"].startswith("Missing or invalid token")
 
 
