@@ -15,7 +15,8 @@ from features.catalog import BILLING_WINDOW, LONG_BILLING_WINDOW, PAYMENT_PROBLE
 from features.pointintime import Snapshots, fractional_days
 
 
-def billing_features(snap: Snapshots, invoices: pd.DataFrame) -> dict[str, np.ndarray]:
+def invoice_pairs(snap: Snapshots, invoices: pd.DataFrame) -> pd.DataFrame:
+    """Each snapshot paired with its account's invoices: due and paid as fractional days, and the failed flag."""
     events = pd.DataFrame(
         {
             "account_id": invoices["account_id"],
@@ -24,7 +25,11 @@ def billing_features(snap: Snapshots, invoices: pd.DataFrame) -> dict[str, np.nd
             "failed": (invoices["status"] == "failed").to_numpy(dtype=bool),
         }
     )
-    pairs = snap.pair_with(events)
+    return snap.pair_with(events)
+
+
+def billing_features(snap: Snapshots, invoices: pd.DataFrame) -> dict[str, np.ndarray]:
+    pairs = invoice_pairs(snap, invoices)
     as_of, due, paid = pairs["as_of"].to_numpy(), pairs["due"].to_numpy(), pairs["paid"].to_numpy()
     is_due = due < as_of
     unpaid_at_as_of = ~(paid < as_of)  # never paid, or paid on/after as_of

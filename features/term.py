@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.billing import invoice_pairs
 from features.pointintime import EventIndex, Snapshots, day_number, fractional_days
 from features.schema import ACTIVE_USERS_METRIC
 from features.snapshots import MULTI_YEAR_DAYS, RISK_WINDOW_DAYS
@@ -88,15 +89,7 @@ def billing_term_features(snap: Snapshots, invoices: pd.DataFrame | None, start:
     """Invoices due in the term so far that failed, were paid late or are unpaid at as_of (as ``billing``)."""
     if invoices is None:
         return {"failed_or_late_invoices_term": _nan(snap)}
-    events = pd.DataFrame(
-        {
-            "account_id": invoices["account_id"],
-            "due": fractional_days(invoices["due_date"]),
-            "paid": fractional_days(invoices["paid_at"]),
-            "failed": (invoices["status"] == "failed").to_numpy(dtype=bool),
-        }
-    )
-    pairs = snap.pair_with(events)
+    pairs = invoice_pairs(snap, invoices)
     as_of, due, paid = pairs["as_of"].to_numpy(), pairs["due"].to_numpy(), pairs["paid"].to_numpy()
     in_term = (due < as_of) & (due >= start[pairs["row"].to_numpy()])
     problem = pairs["failed"].to_numpy() | ~(paid < as_of) | ((paid < as_of) & (paid > due))

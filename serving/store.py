@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from explain.records import MetricSeries
+from monitor.predictions import LOG_COLUMNS
 
 log = logging.getLogger("renewal_risk")
 
@@ -97,21 +98,7 @@ _PREDICTIONS = """CREATE TABLE IF NOT EXISTS predictions (
         features        TEXT,
         PRIMARY KEY (as_of, model_version, account_id)
     )"""
-_PREDICTION_COLUMNS = [
-    "as_of",
-    "account_id",
-    "contract_id",
-    "renewal_date",
-    "cadence",
-    "horizon_bucket",
-    "horizon_days",
-    "days_to_renewal",
-    "model_version",
-    "churn_risk",
-    "arr",
-    "segment",
-    "features",
-]
+_PREDICTION_COLUMNS = LOG_COLUMNS  # the prediction log has one set of columns, in the file and in the store
 _V1_COLUMNS = {  # schema version 1 (and the unstamped layout before it): no names, no records
     "snapshots": ["account_id", "as_of", "contract_id", "renewal_date", "features"],
     "series": ["account_id", "as_of", "charts"],
