@@ -76,12 +76,9 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _log_to_mlflow(report: dict, experiment: str, tracking_uri: str | None, out: Path, html: Path | None) -> str:
     """One MLflow run per monitoring pass, tagged with the model version: the verdict and headline figures."""
-    import mlflow
-
     from training import track
 
     track.configure(tracking_uri)
-    mlflow.set_experiment(experiment)
     metrics = {"verdict_level": report["verdict_level"], "feature_alarms": sum(d["alarm"] for d in report["drift"])}
     for d in sorted(report["drift"], key=lambda d: -(d["value"] or 0))[:10]:
         metrics[f"psi__{d['feature']}"] = d["value"]
@@ -90,15 +87,9 @@ def _log_to_mlflow(report: dict, experiment: str, tracking_uri: str | None, out:
         for key, value in report[section].items():
             if isinstance(value, int | float) and not isinstance(value, bool) and value is not None:
                 metrics[f"{section}_{key}"] = value
-    with mlflow.start_run(run_name=f"monitor {report['as_of']}") as run:
-        mlflow.set_tags(
-            {"model_version": report["model_version"], "verdict": report["verdict"], "as_of": report["as_of"]}
-        )
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-        mlflow.log_artifact(str(out))
-        if html is not None:
-            mlflow.log_artifact(str(html))
-    return run.info.run_id
+    tags = {"model_version": report["model_version"], "verdict": report["verdict"], "as_of": report["as_of"]}
+    files = [out] if html is None else [out, html]
+    return track.log_monitoring(experiment, f"monitor {report['as_of']}", tags, metrics, files)
 
 
 def _drift_table(drift: list[dict], top: int = 8) -> RichTable:

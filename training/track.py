@@ -64,6 +64,21 @@ def _start_run(experiment: str):
     return mlflow.start_run(experiment_id=_experiment_id(experiment))
 
 
+def log_monitoring(
+    experiment: str, run_name: str, tags: dict[str, str], metrics: dict[str, float | None], files: list[Path]
+) -> str:
+    """One run per ``churn monitor`` pass in ``experiment``; its id.
+
+    By experiment id, never ``mlflow.set_experiment``: that also sets ``MLFLOW_EXPERIMENT_ID`` in
+    this process's environment, which leaks into every later ``mlflow run`` it starts."""
+    with mlflow.start_run(experiment_id=_experiment_id(experiment), run_name=run_name) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        for file in files:
+            mlflow.log_artifact(str(file))
+    return run.info.run_id
+
+
 @dataclass(frozen=True)
 class Tracked:
     run_id: str

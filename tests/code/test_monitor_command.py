@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -49,6 +50,8 @@ def test_an_unchanged_book_is_ok_and_the_report_has_its_keys(book_world, tmp_pat
     assert report["realized"]["n"] == 0  # no prediction log given
     assert "Verdict: ok" in result.output and html.read_text().startswith("<!doctype html>")
     assert not list(tmp_path.glob(".*.tmp"))
+    # the MLflow run is opened by experiment id: nothing leaks into the environment of later `mlflow run`s
+    assert "MLFLOW_EXPERIMENT_ID" not in os.environ and "MLFLOW_EXPERIMENT_NAME" not in os.environ
 
 
 @pytest.mark.parametrize(
