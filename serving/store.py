@@ -31,13 +31,14 @@ renamed into place (a new inode at the same path) on the next request, without a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -254,6 +255,29 @@ def _open_for_write(path: Path) -> sqlite3.Connection:
 # writing --------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _write_transaction(path: Path, extra_tables: Sequence[str] = ()) -> Iterator[sqlite3.Connection]:
+    """One write to the store: opened for writing, upgraded and stamped, then committed, or rolled back on any error.
+
+    Every writer goes through here, so the layout, the stamp and the all-or-nothing rule are one piece."""
+    connection = _open_for_write(path)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _upgrade(connection)
+            for statement in [*_TABLES.values(), *extra_tables]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    finally:
+        connection.close()
+
+
 def _plain(value: object) -> object:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -304,31 +328,17 @@ def write_snapshots(
     if charts and charts_date is None:
         raise ValueError("charts need the snapshot date they belong to (series_as_of)")
     touched = sorted({row[0] for row in rows})
-    connection = _open_for_write(path)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            _upgrade(connection)
-            for statement in _TABLES.values():
-                connection.execute(statement)
-            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            columns = ", ".join(_SNAPSHOT_COLUMNS)
-            connection.executemany(f"INSERT OR REPLACE INTO snapshots ({columns}) VALUES (?, ?, ?, ?, ?, ?)", rows)
-            connection.executemany(
-                """INSERT INTO series VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE
-                   SET as_of = excluded.as_of, charts = excluded.charts WHERE excluded.as_of >= series.as_of""",
-                charts,
-            )
-            connection.executemany("DELETE FROM records WHERE account_id = ?", [(a,) for a in touched])
-            if explainer is not None and touched:
-                _write_records(connection, explainer, touched)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-    finally:
-        connection.close()
+    with _write_transaction(path) as connection:
+        columns = ", ".join(_SNAPSHOT_COLUMNS)
+        connection.executemany(f"INSERT OR REPLACE INTO snapshots ({columns}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        connection.executemany(
+            """INSERT INTO series VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE
+               SET as_of = excluded.as_of, charts = excluded.charts WHERE excluded.as_of >= series.as_of""",
+            charts,
+        )
+        connection.executemany("DELETE FROM records WHERE account_id = ?", [(a,) for a in touched])
+        if explainer is not None and touched:
+            _write_records(connection, explainer, touched)
     return len(rows)
 
 
@@ -387,25 +397,12 @@ def write_predictions(path: Path | str, log: pd.DataFrame) -> int:
     for column in ("as_of", "renewal_date"):
         frame[column] = pd.to_datetime(log[column]).dt.strftime("%Y-%m-%d").where(log[column].notna(), None)
     rows = list(frame.itertuples(index=False, name=None))
-    runs = sorted({(row[0], row[8]) for row in rows})
-    connection = _open_for_write(path)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            _upgrade(connection)
-            for statement in [*_TABLES.values(), _PREDICTIONS]:
-                connection.execute(statement)
-            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.executemany("DELETE FROM predictions WHERE as_of = ? AND model_version = ?", runs)
-            marks = ", ".join("?" * len(_PREDICTION_COLUMNS))
-            connection.executemany(f"INSERT INTO predictions VALUES ({marks})", rows)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-    finally:
-        connection.close()
+    as_of, version = _PREDICTION_COLUMNS.index("as_of"), _PREDICTION_COLUMNS.index("model_version")
+    runs = sorted({(row[as_of], row[version]) for row in rows})
+    with _write_transaction(path, [_PREDICTIONS]) as connection:
+        connection.executemany("DELETE FROM predictions WHERE as_of = ? AND model_version = ?", runs)
+        marks = ", ".join("?" * len(_PREDICTION_COLUMNS))
+        connection.executemany(f"INSERT INTO predictions VALUES ({marks})", rows)
     return len(rows)
 
 
