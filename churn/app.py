@@ -137,19 +137,10 @@ AllowMissingOption = Annotated[
 
 
 def load_export(data: Path, steps, accounts: list[str] | None = None):
-    """The export's tables, validated, with a progress bar and a note per optional table that is absent.
+    """The export's tables, validated, with progress (``workflow.training.load_export``, shared with training)."""
+    from workflow.training import load_export as load
 
-    ``accounts`` reads only those accounts' rows (and the export-wide facts), for commands about
-    one account. Every command that reads ``--data`` loads it here, so all say the same."""
-    from features.load import load_tables
-    from features.schema import TABLES
-
-    whose = f" ({', '.join(accounts)})" if accounts else ""
-    with steps.bar(f"Loading and validating tables from {data}{whose}", total=len(TABLES)) as update:
-        tables = load_tables(data, on_table=lambda name, done, total: update(done, total), accounts=accounts)
-    for table in tables.missing_tables:
-        steps.note(f"Optional table '{table}' not found: its features are missing (not zero) for every account.")
-    return tables
+    return load(data, steps, accounts)
 
 
 def as_of_date(value: str | None, tables):

@@ -134,16 +134,26 @@ def training_table(
             progress.note(str(warning.message))
         return table, {"snapshots": source.snapshots}, None, None
     if tables is None:
-        with progress.bar(f"Loading and validating tables from {source.data}", total=len(TABLES)) as update:
-            tables = load_tables(source.data, on_table=lambda name, done, total: update(done, total))
-        for name in tables.missing_tables:
-            progress.note(f"Optional table '{name}' not found: its features are missing (not zero) for every account.")
+        tables = load_export(source.data, progress)
     if snapshots is None:
         with progress.step("Building training snapshots"):
             snapshots = build_training_snapshots(
                 tables, horizons=tuple(source.horizon_days), grace_days=source.grace_days
             )
     return from_snapshots(snapshots.frame, snapshots.catalog), dict(tables.sources), tables, snapshots
+
+
+def load_export(data: Path, progress: Progress, accounts: list[str] | None = None) -> Tables:
+    """The export's tables, validated, with a progress bar and a note per optional table that is absent.
+
+    ``accounts`` reads only those accounts' rows (and the export-wide facts), for commands about
+    one account. Every command that reads ``--data`` loads it here, so all say the same."""
+    whose = f" ({', '.join(accounts)})" if accounts else ""
+    with progress.bar(f"Loading and validating tables from {data}{whose}", total=len(TABLES)) as update:
+        tables = load_tables(data, on_table=lambda name, done, total: update(done, total), accounts=accounts)
+    for name in tables.missing_tables:
+        progress.note(f"Optional table '{name}' not found: its features are missing (not zero) for every account.")
+    return tables
 
 
 def run_training(
