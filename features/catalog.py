@@ -839,6 +839,7 @@ _MONOTONE = (
     r"tickets_(urgent|high)_\d+d|tickets_urgent_high_\d+d|slow_urgent_high_tickets_\d+d|urgent_high_open_over_\d+d"
     r"|escalations_\d+d|nps_detractor_responses_\d+d|champion_losses_\d+d|champion_lost_unreplaced_\d+d"
     r"|has_champion|exec_sponsor_present|overdue_invoices_open|failed_or_late_invoices_\d+d|days_late_(mean|max)_\d+d"
+    r"|tickets_urgent_high_term|escalations_term|failed_or_late_invoices_term"
 )
 
 

@@ -26,13 +26,28 @@ what is left to learn.
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from features.snapshots import RISK_WINDOW_DAYS
+from training.peers import peer_keys
 
 TRUTH_COLUMNS = ("contract_id", "account_id", "renewal_date", "true_renewal_probability", "renewed", "primary_driver")
 NO_CAUSE = ("none", "unobservable")  # primary drivers no explanation can be expected to name
+# The truth's ``causes`` lists the observable causes in play and, only when it fired, the
+# unobservable one: as an input it would be the label itself.
+FIRED_ONLY_CAUSE = "unobservable"
+KNOWN_CAUSES_PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    "num_leaves": 7,
+    "min_data_in_leaf": 50,
+    "verbosity": -1,
+    "deterministic": True,
+    "force_row_wise": True,
+}
+KNOWN_CAUSES_ROUNDS = 300
 
 
 def expected_renewals(term_days: np.ndarray | pd.Series, window: int = RISK_WINDOW_DAYS) -> np.ndarray:
@@ -135,3 +150,25 @@ def oracle_risk(
         out["extrapolated"] = out["extrapolated"].fillna(0.0)
     out.index = rows.index
     return out
+
+
+def known_causes_risk(frame: pd.DataFrame, truth: pd.DataFrame, fit: np.ndarray, score: np.ndarray, seed: int = 7):
+    """The risk a learner that knew each row's active causes gives the ``score`` rows of ``frame``.
+
+    Why: the oracle knows each renewal's exact probability, which no learner gets from 0/1
+    labels. This ceiling learns from the same labels (the ``fit`` rows' ``churned``) as the
+    model, but sees the truth's causes in play for the row's own contract (for a monthly plan,
+    the renewal in force on as_of, the first of its window) beside the row's cadence, segment
+    and horizon bucket. Oracle minus this is what the labels cannot teach; this minus the model
+    is what the features do not show of the causes.
+    """
+    active = truth.drop_duplicates("contract_id").set_index("contract_id")["causes"].fillna("").astype(str)
+    bits = active.reindex(frame["contract_id"].to_numpy()).fillna("").str.get_dummies(sep=";")
+    X = bits.drop(columns=[FIRED_ONLY_CAUSE, ""], errors="ignore").astype(float).reset_index(drop=True)
+    keys = peer_keys(frame).reset_index(drop=True)
+    for column in ("cadence", "segment", "horizon"):
+        X[column] = keys[column].astype("category")
+    y = frame["churned"].to_numpy(dtype=float)
+    data = lgb.Dataset(X.iloc[fit], y[fit])
+    booster = lgb.train({**KNOWN_CAUSES_PARAMS, "seed": seed}, data, num_boost_round=KNOWN_CAUSES_ROUNDS)
+    return booster.predict(X.iloc[score])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.oracle import expected_renewals, oracle_risk, window_renewals
+from training.oracle import expected_renewals, known_causes_risk, oracle_risk, window_renewals
 
 D = pd.Timestamp
 
@@ -110,3 +110,41 @@ def test_window_renewals_stop_at_the_first_churn(world):
     pairs = window_renewals(rows, truth, pd.Series([D("2024-04-09")]))
     assert pairs["truth_contract_id"].tolist() == ["C1", "C2"]
     assert pairs["churn"].tolist() == [False, True]
+
+
+def _cause_world(seed: int = 3, n: int = 4000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Annual rows whose churn depends on one observable cause and, independently, on an unobservable one."""
+    rng = np.random.default_rng(seed)
+    support = rng.random(n) < 0.3
+    unobservable = rng.random(n) < 0.1
+    churned = (support & (rng.random(n) < 0.6)) | unobservable
+    causes = np.where(support, "support_pain", "")
+    causes = np.where(unobservable, np.char.add(causes, ";unobservable"), causes)
+    ids = [f"C{i}" for i in range(n)]
+    frame = pd.DataFrame(
+        {
+            "contract_id": ids,
+            "contract_term_days": 365.0,
+            "days_to_renewal": rng.integers(1, 366, n).astype(float),
+            "segment": rng.choice(["smb", "enterprise"], n),
+            "churned": churned.astype(float),
+        }
+    )
+    return frame, pd.DataFrame({"contract_id": ids, "causes": causes})
+
+
+def test_known_causes_ceiling_learns_the_causes_in_play():
+    frame, truth = _cause_world()
+    fit, score = np.arange(3000), np.arange(3000, 4000)
+    risk = known_causes_risk(frame, truth, fit, score)
+    in_play = truth["causes"].str.contains("support_pain").to_numpy()[score]
+    assert risk[in_play].mean() > risk[~in_play].mean() + 0.4
+
+
+def test_known_causes_ceiling_never_sees_a_cause_listed_only_when_it_fired():
+    """The truth lists "unobservable" only for renewals it churned: as an input it would be the label."""
+    frame, truth = _cause_world()
+    fit, score = np.arange(3000), np.arange(3000, 4000)
+    risk = known_causes_risk(frame, truth, fit, score)
+    fired = truth["causes"].str.contains("unobservable").to_numpy()[score]
+    assert abs(risk[fired].mean() - risk[~fired].mean()) < 0.05

@@ -19,6 +19,9 @@ ADVERSE = (
     "escalations_90d",
     "failed_or_late_invoices_90d",
     "failed_or_late_invoices_365d",
+    "tickets_urgent_high_term",
+    "escalations_term",
+    "failed_or_late_invoices_term",
 )
 
 
