@@ -356,7 +356,12 @@ def print_run(label: str, run: dict) -> None:
     by_cause = {k: v for k, v in run["risk_by_cause"].items() if k != "stratum"}
     print(f"\nMean risk by the one cause in play, {run['risk_by_cause']['stratum']} days:")
     rows = [
-        [c, str(v["rows"]), _cell(v["churn_rate"]), *(_cell(v[k]) for k in ("churn_risk", "known_causes", "oracle_risk"))]
+        [
+            c,
+            str(v["rows"]),
+            _cell(v["churn_rate"]),
+            *(_cell(v[k]) for k in ("churn_risk", "known_causes", "oracle_risk")),
+        ]
         for c, v in by_cause.items()
     ]
     print(_table(["cause", "rows", "churned", "model", "known causes", "oracle"], rows))
