@@ -40,7 +40,7 @@ from explain.records import Explanation, GroupShare, Reason
 from explain.sentences import display_value, sentence
 from features.catalog import DRIVER_GROUPS
 from features.snapshots import RISK_WINDOW_DAYS, cadence, risk_meaning
-from training.bundle import ModelBundle
+from training.bundle import ModelBundle, numeric_block
 from training.score import risk_band
 
 DEFAULT_RISK_REASONS = 3
@@ -279,15 +279,18 @@ class Explainer:
         """
         reassuring = np.zeros((len(frame), len(features)), dtype=bool)
         worrying = np.zeros_like(reassuring)
+        sided = []
         for j, name in enumerate(features):
             feature = self.catalog.get(name)
             typical = (self.reference.get(name) or {}).get("typical")
-            if feature is None or not feature.riskier or typical is None or name not in frame:
-                continue
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            above, below = values > float(typical), values < float(typical)
+            if feature is not None and feature.riskier and typical is not None and name in frame:
+                sided.append((j, name, feature.riskier, float(typical)))
+        numbers = numeric_block(frame, [name for _, name, _, _ in sided])
+        for k, (j, _name, riskier, typical) in enumerate(sided):
+            values = numbers[:, k]
+            above, below = values > typical, values < typical
             known = ~np.isnan(values)
-            if feature.riskier == "lower":
+            if riskier == "lower":
                 reassuring[:, j], worrying[:, j] = known & ~below, below
             else:
                 reassuring[:, j], worrying[:, j] = known & ~above, above
