@@ -112,3 +112,32 @@ def test_the_id_column_comes_from_the_option_the_model_account_id_or_the_one_can
         id_column(model([]), frame.assign(owner=["ann", "bob", "cy"]))
     with pytest.raises(ValueError, match="not in the table"):
         id_column(model([]), frame, "custid")
+
+
+def test_the_model_matrix_reads_any_table_the_same_way():
+    """Numbers as text, booleans, nullable integers, absent columns and unseen categories, in model column order."""
+    schema = FeatureSchema(["seats", "segment", "arr", "auto_renew", "missing", "plan"], _CATEGORIES)
+    frame = pd.DataFrame(
+        {
+            "plan": ["pro", "legacy", None],
+            "arr": ["12.5", "n/a", None],
+            "seats": pd.array([3, None, 7], dtype="Int64"),
+            "segment": ["smb", "Enterprise ", "enterprise"],
+            "auto_renew": [True, False, True],
+            "extra": [1, 2, 3],
+        }
+    )
+    with pytest.warns(UserWarning, match="missing"):
+        matrix = schema.matrix(frame)
+    assert list(matrix.columns) == schema.names
+    np.testing.assert_array_equal(matrix["seats"], [3.0, np.nan, 7.0])
+    np.testing.assert_array_equal(matrix["arr"], [12.5, np.nan, np.nan])
+    np.testing.assert_array_equal(matrix["auto_renew"], [1.0, 0.0, 1.0])
+    assert matrix["missing"].isna().all() and all(matrix[c].dtype == "float64" for c in ("seats", "arr", "missing"))
+    assert matrix["segment"].tolist()[::2] == ["smb", "enterprise"] and pd.isna(matrix["segment"][1])
+    assert list(matrix["segment"].cat.categories) == ["enterprise", "smb"]
+    assert matrix["plan"][0] == "pro" and matrix["plan"][1:].isna().all()
+    assert schema.unseen(frame).to_dict("records") == [
+        {"row": 1, "field": "segment", "value": "Enterprise "},
+        {"row": 1, "field": "plan", "value": "legacy"},
+    ]
