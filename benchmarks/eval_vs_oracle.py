@@ -58,6 +58,7 @@ from features.build import build_training_snapshots
 from features.catalog import DRIVER_GROUPS
 from features.load import load_tables
 from features.snapshots import HORIZON_BUCKETS
+from training.calibrate import METHOD_NAMES
 from training.dataset import from_snapshots
 from training.evaluate import MIN_SEGMENT_ROWS, expected_calibration_error
 from training.oracle import known_causes_risk, oracle_risk
@@ -334,7 +335,7 @@ STRATUM_COLUMNS = [
 def print_run(label: str, run: dict) -> None:
     window = run["test_window"]
     print(
-        f"\n== data seed {label}: test window {window['from']} .. {window['to']}, {window['rows']} rows, "
+        f"\n== {label}: test window {window['from']} .. {window['to']}, {window['rows']} rows, "
         f"{window['churned']} churned; build + train {run['seconds_build_and_train']}s"
     )
     rows = [
@@ -344,12 +345,12 @@ def print_run(label: str, run: dict) -> None:
     print(_table(["stratum", *(h for _, h in STRATUM_COLUMNS)], rows))
     calibration = run["calibration"]
     held = [
-        [m, _cell(calibration.get(f"held_out_log_loss_{m}"), 4), _cell(calibration.get(f"held_out_ece_{m}"), 4)]
-        for m in ("identity", "sigmoid", "isotonic")
+        [name, _cell(calibration.get(f"held_out_log_loss_{m}"), 4), _cell(calibration.get(f"held_out_ece_{m}"), 4)]
+        for m, name in METHOD_NAMES.items()
         if f"held_out_log_loss_{m}" in calibration
     ]
     print(
-        f"\nCalibration chosen: {calibration['method']} (calib window ECE raw "
+        f"\nCalibration chosen: {METHOD_NAMES.get(calibration['method'], calibration['method'])} (calib window ECE raw "
         f"{_cell(calibration.get('ece_uncalibrated'), 4)}, calibrated {_cell(calibration.get('ece'), 4)})"
     )
     print(_table(["held out", "log loss", "ECE"], held))
@@ -364,7 +365,7 @@ def print_run(label: str, run: dict) -> None:
         ]
         for c, v in by_cause.items()
     ]
-    print(_table(["cause", "rows", "churned", "model", "known causes", "oracle"], rows))
+    print(_table(["cause", "rows", "churn rate", "model", "known causes", "oracle"], rows))
     hit = run["hit_rate"]
     print(
         f"\nExplanation hit rate, top {TOP_GROUPS}: {hit['rows']} churned test rows ({hit['renewals']} renewals) "
@@ -431,7 +432,7 @@ def main() -> None:
     runs: dict[str, dict] = {}
     if args.data is not None:
         runs[str(args.data)] = evaluate_data(args.data, args.train_seed)
-        print_run(str(args.data), runs[str(args.data)])
+        print_run(f"data {args.data}", runs[str(args.data)])
     else:
         for seed in (int(s) for s in args.seeds.split(",") if s.strip()):
             with tempfile.TemporaryDirectory(prefix=f"demo-seed{seed}-") as tmp:
@@ -439,7 +440,7 @@ def main() -> None:
                 simulator.write(simulator.generate(n_accounts=args.accounts, years=args.years, seed=seed), data)
                 runs[str(seed)] = evaluate_data(data, args.train_seed)
                 runs[str(seed)]["data"] = f"generate(n_accounts={args.accounts}, years={args.years}, seed={seed})"
-            print_run(str(seed), runs[str(seed)])
+            print_run(f"data seed {seed}", runs[str(seed)])
     summary = summarize(runs)
     print_summary(summary, list(runs))
     report = {

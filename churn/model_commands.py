@@ -92,17 +92,16 @@ def _windows_table(split) -> RichTable:
     return table
 
 
-_METHOD_NAMES = {"identity": "none", "sigmoid": "Platt", "isotonic": "isotonic"}
-
-
 def _calibration_line(method: str, metrics: dict[str, float]) -> str:
     """Which calibration the held-out halves chose, what each candidate scored there, and the test ECE before/after."""
+    from training.calibrate import METHOD_NAMES
+
     held_out = ", ".join(
         f"{name} {metrics[f'calib_held_out_log_loss_{key}']:.4f}"
-        for key, name in _METHOD_NAMES.items()
+        for key, name in METHOD_NAMES.items()
         if f"calib_held_out_log_loss_{key}" in metrics
     )
-    chosen = f"Calibration: {_METHOD_NAMES.get(method, method)}"
+    chosen = f"Calibration: {METHOD_NAMES.get(method, method)}"
     if held_out:
         chosen += f" (held-out log loss: {held_out})"
     return f"{chosen}; test ECE {metrics['test_ece_uncalibrated']:.4f} uncalibrated → {metrics['test_ece']:.4f}."

@@ -47,6 +47,7 @@ DEFAULT_RISK_REASONS = 3
 DEFAULT_PROTECTIVE_REASONS = 2
 _EPS = 1e-9
 MIN_REASON_POINTS = 0.05  # a reason moves the risk by at least this many points (it shows as 0.1 once rounded)
+NEAR_TYPICAL = 0.25  # within a quarter of renewing accounts' interquartile range of their median: typical
 
 
 @dataclass(frozen=True)
@@ -271,29 +272,35 @@ class Explainer:
         return explanations
 
     def _sides(self, frame: pd.DataFrame, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """rows x features: values on the reassuring side of the typical renewing value, and on the worrying side.
+        """rows x features: values that may not be said as a risk driver, and values that may not be said as protective.
 
         A feature with a clear ``riskier`` side and a typical value (the median among renewing
         training accounts) is never a risk driver from the reassuring side, nor protective from
-        the worrying one. Missing values and features without a side are free either way.
+        the worrying one. A value within ``NEAR_TYPICAL`` of the renewing accounts' interquartile
+        range from the typical one is neither, whatever the feature: "discount is 8% (renewing
+        accounts: 8%)" is no reason to worry or to relax. Missing values are free either way.
         """
         reassuring = np.zeros((len(frame), len(features)), dtype=bool)
         worrying = np.zeros_like(reassuring)
-        sided = []
+        compared = []
         for j, name in enumerate(features):
             feature = self.catalog.get(name)
-            typical = (self.reference.get(name) or {}).get("typical")
-            if feature is not None and feature.riskier and typical is not None and name in frame:
-                sided.append((j, name, feature.riskier, float(typical)))
-        numbers = numeric_block(frame, [name for _, name, _, _ in sided])
-        for k, (j, _name, riskier, typical) in enumerate(sided):
+            reference = self.reference.get(name) or {}
+            if feature is not None and reference.get("typical") is not None and name in frame:
+                spread = float(reference.get("spread") or 0.0)
+                compared.append((j, feature.riskier, float(reference["typical"]), NEAR_TYPICAL * spread))
+        numbers = numeric_block(frame, [features[j] for j, _, _, _ in compared])
+        for k, (j, riskier, typical, tolerance) in enumerate(compared):
             values = numbers[:, k]
-            above, below = values > typical, values < typical
+            near = np.abs(values - typical) <= tolerance  # NaN compares False
+            above, below = (values > typical) & ~near, (values < typical) & ~near
             known = ~np.isnan(values)
             if riskier == "lower":
-                reassuring[:, j], worrying[:, j] = known & ~below, below
+                reassuring[:, j], worrying[:, j] = known & ~below, below | near
+            elif riskier == "higher":
+                reassuring[:, j], worrying[:, j] = known & ~above, above | near
             else:
-                reassuring[:, j], worrying[:, j] = known & ~above, above
+                reassuring[:, j], worrying[:, j] = near, near
         return reassuring, worrying
 
     def _horizon_note(self, row: Mapping[str, object]) -> str:

@@ -513,7 +513,7 @@ COMMERCIAL = [
         "arr_change_at_last_renewal",
         "ARR of the current contract vs the previous one (0.2 = up 20%; missing for a first contract)",
         "ARR change at the last renewal",
-        "ARR {value:changed} at the last renewal[ (now {arr:money})]",
+        "ARR {value:changed} at the last renewal[ (now {arr:money})][; renewing accounts: {typical:change}]",
         "First contract: no earlier ARR to compare",
     ),
     _change(
@@ -631,7 +631,8 @@ TERM = [
         "fraction",
         "usage",
         label="active users this term against the year before",
-        template="Active users this contract term {value:changed} compared with the year before it began",
+        template="Active users this contract term {value:changed} compared with the year before it began"
+        + TYPICAL.replace("{typical}", "{typical:change}"),
         missing="Too little active-user history to compare this term with the year before",
     ),
     Feature(
@@ -653,7 +654,7 @@ TERM = [
         "adoption",
         label="seat utilization change this term",
         template="Seat utilization {value:points} since the start of this contract term"
-        "[, to {seat_utilization_30d:pct}]",
+        "[, to {seat_utilization_30d:pct}][; renewing accounts: {typical:points}]",
         missing="Seat utilization at the start of this term unknown",
     ),
     Feature(

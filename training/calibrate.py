@@ -20,6 +20,7 @@ import numpy as np
 ISOTONIC_MIN_CHURNERS = 300  # below this, isotonic steps follow noise; Platt's two numbers do not
 MIN_GAIN = 0.002  # relative log-loss gain a calibrator must bring on held-out rows to be used
 METHODS = ("identity", "sigmoid", "isotonic")
+METHOD_NAMES = {"identity": "none", "sigmoid": "Platt", "isotonic": "isotonic"}  # as people say them
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

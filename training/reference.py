@@ -244,7 +244,8 @@ def reference_values(frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog)
     """The comparison numbers reason sentences quote, from the training rows.
 
     ``typical`` is a feature's median among renewing accounts ("renewing accounts typically use
-    64%"); categories get their churn rate when at least ``MIN_CATEGORY_ROWS`` rows back it.
+    64%") and ``spread`` their interquartile range, which says how close to typical a value is;
+    categories get their churn rate when at least ``MIN_CATEGORY_ROWS`` rows back it.
     """
     churned = np.asarray(churned).astype(bool)
     overall = float(churned.mean()) if len(churned) else float("nan")
@@ -261,7 +262,9 @@ def reference_values(frame: pd.DataFrame, churned: np.ndarray, catalog: Catalog)
                 "overall_churn": round(overall, 4),
             }
         else:
-            typical = pd.to_numeric(column[~churned], errors="coerce").median()
+            renewing = pd.to_numeric(column[~churned], errors="coerce")
+            typical = renewing.median()
             if pd.notna(typical):
-                reference[feature.name] = {"typical": round(float(typical), 4)}
+                spread = renewing.quantile(0.75) - renewing.quantile(0.25)
+                reference[feature.name] = {"typical": round(float(typical), 4), "spread": round(float(spread), 4)}
     return reference

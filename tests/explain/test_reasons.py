@@ -117,6 +117,25 @@ def test_a_reassuring_value_is_never_a_risk_driver(small_demo, rows):
     assert checked > 100
 
 
+def test_a_value_near_the_typical_one_is_no_reason_either_way(small_demo, rows):
+    """Within a quarter of the renewing accounts' interquartile range of their median, a value is typical: no reason."""
+    explainer, near = Explainer(small_demo.bundle), 0.25  # the rule as the README states it
+    reference = small_demo.bundle.metadata["reference"]
+    assert all("spread" in v for v in reference.values() if "typical" in v)
+    near_values, said = 0, 0
+    for e in explainer.explain(rows, risk_reasons=5, protective_reasons=5):
+        for r in [*e.risk_drivers, *e.protective]:
+            values = reference.get(r.feature) or {}
+            if "typical" in values and r.value is not None:
+                said += 1
+                assert abs(r.value - values["typical"]) > near * values["spread"], (r.feature, r.sentence)
+    for name, values in reference.items():
+        if name in rows and "typical" in values:
+            column = pd.to_numeric(rows[name], errors="coerce")
+            near_values += int((abs(column - values["typical"]) <= near * values["spread"]).sum())
+    assert said > 100 and near_values > 100  # the rule had values to bar, and reasons are still said
+
+
 def test_points_at_the_average_raw_score_use_the_calibrators_slope(small_demo):
     calibrator = small_demo.bundle.calibrator
     contributions = np.array([[0.3, -0.3]])
