@@ -361,9 +361,9 @@ def score_command(
     account_id, as_of, renewal_date, days_to_renewal, arr, renewal_probability, churn_risk,
     risk_band, arr_at_risk, model_version, cadence (monthly: risk of cancelling within 90 days;
     annual/multi-year: risk of not renewing at the renewal date), horizon_bucket and
-    beyond_trained_range (renewal more than 365 days ahead: scored at the edge of the range the
-    model was trained on), unknown_categories (categorical values never seen in training, scored
-    as unknown); then --keep columns and --reasons columns.
+    beyond_trained_range (renewal further ahead than any training row, at most 365 days: scored at
+    the edge of the range the model was trained on), unknown_categories (categorical values never
+    seen in training, scored as unknown); then --keep columns and --reasons columns.
     """
     from features.io import write_table
     from features.snapshots import MAX_HORIZON_DAYS
@@ -531,10 +531,12 @@ def forecast_command(
 
     Annual and multi-year contracts count once, in their renewal month; a monthly plan's ARR is up
     for renewal every month, renewing with its survival to that month (its 90-day risk read as a
-    constant hazard). Renewals more than 365 days ahead are left out and counted separately.
+    constant hazard). Renewals further ahead than the model was trained for (at most 365 days) are
+    left out and counted separately.
     """
     from features.io import write_table
     from training.forecast_run import forecast_backtest, forecast_book
+    from training.score import trained_range_days
 
     if backtest_quarters is not None:
         raise UsageError(
@@ -553,11 +555,12 @@ def forecast_command(
         with steps.step(f"Forecasting {months} months of renewals"):
             forecast = forecast_book(bundle, frame, when, months)
         beyond = forecast[forecast["period_type"] == "total"].iloc[0]
+        furthest = trained_range_days(bundle)
         if beyond["beyond_range_renewals"]:
             steps.note(
                 f"{beyond['beyond_range_renewals']:,.0f} renewals ({money(beyond['beyond_range_arr'])} ARR) more than "
-                "365 days ahead are left out of the forecast: the model is trained up to 365 days ahead "
-                "(beyond_range_renewals and beyond_range_arr per period)."
+                f"{furthest:.0f} days ahead are left out of the forecast: the model is trained up to {furthest:.0f} "
+                "days ahead (beyond_range_renewals and beyond_range_arr per period)."
             )
         backtest = None
         if backtest_cutoffs:
@@ -577,21 +580,21 @@ def forecast_command(
         if backtest is not None and backtest_out is not None:
             with steps.step(f"Writing {backtest_out}"):
                 write_table(backtest.rows, backtest_out)
-    console.print(_forecast_table(forecast))
+    console.print(_forecast_table(forecast, furthest))
     if backtest is not None:
         console.print(_backtest_table(backtest.rows))
         console.print(_coverage_line(backtest.coverage))
 
 
-def _forecast_table(forecast) -> RichTable:
+def _forecast_table(forecast, furthest: float) -> RichTable:
     table = RichTable(title="Renewal forecast (ARR)", title_justify="left")
     columns = ["period", "contracts", "renewals", "up for renewal", "expected renewing", "80% range", "95% range"]
     left_out = bool(forecast["beyond_range_renewals"].any())
-    for column in [*columns, "left out (> 365 days)"] if left_out else columns:
+    for column in [*columns, f"left out (> {furthest:.0f} days)"] if left_out else columns:
         table.add_column(column, justify="right")
     for _, row in forecast[forecast["period_type"] != "month"].iterrows():
         cells = [
-            str(row["period"]),
+            f"{row['period']} (part)" if row.get("partial") and row["period_type"] != "total" else str(row["period"]),
             f"{row['contracts']:,}",
             f"{row['renewals']:,}",
             money(row["arr_up_for_renewal"]),
@@ -602,6 +605,9 @@ def _forecast_table(forecast) -> RichTable:
         if left_out:
             cells.append(money(row["beyond_range_arr"]) if row["beyond_range_renewals"] else "")
         table.add_row(*cells)
+    if forecast["partial"].any():
+        table.caption = "(part): the horizon covers only part of this quarter."
+        table.caption_justify = "left"
     return table
 
 

@@ -37,6 +37,7 @@ from features.snapshots import DEFAULT_HORIZONS
 from training.bundle import ModelBundle
 from training.dataset import TrainingTable, from_snapshots
 from training.forecast import backtest_coverage, forecast_period, forecast_renewals, judge_forecast, renewal_events
+from training.score import trained_range_days
 
 HORIZONS = (("next month", 1), ("next quarter", 3))  # what each cutoff forecasts: name, calendar months
 _EARLIEST = np.datetime64(pd.Timestamp.min.ceil("D").to_datetime64(), "ns")  # "unknown from the start"
@@ -52,7 +53,7 @@ def scored_book(bundle: ModelBundle, snapshots: pd.DataFrame) -> pd.DataFrame:
 
 def forecast_book(bundle: ModelBundle, snapshots: pd.DataFrame, as_of: pd.Timestamp, months: int = 12) -> pd.DataFrame:
     """Expected renewing ARR per month, quarter and in total, with 80% and 95% intervals."""
-    return forecast_renewals(scored_book(bundle, snapshots), as_of, months)
+    return forecast_renewals(scored_book(bundle, snapshots), as_of, months, max_days=trained_range_days(bundle))
 
 
 # --- what happened ---------------------------------------------------------------------------------

@@ -138,6 +138,13 @@ def _looks_like_dates(values: pd.Series) -> bool:
     return bool(parsed.notna().all())
 
 
+def trained_range_days(bundle) -> float:
+    """How far ahead the model was trained: its furthest training row where it knows it, else the grid's limit.
+
+    Scores flag renewals beyond it and the forecast leaves them out, by this one number."""
+    return float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS)
+
+
 def score(
     bundle: ModelBundle,
     snapshots: pd.DataFrame,
@@ -186,9 +193,7 @@ def score(
     if horizon is None or horizon.isna().all():
         horizon = out["days_to_renewal"]
     out["horizon_bucket"] = horizon_bucket(horizon)
-    # the model's own furthest training row (bundle.max_horizon_days) where it knows it, else the grid's limit
-    furthest = float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS)
-    out["beyond_trained_range"] = (out["days_to_renewal"] > furthest).to_numpy()
+    out["beyond_trained_range"] = (out["days_to_renewal"] > trained_range_days(bundle)).to_numpy()
     out["unknown_categories"] = unknown_category_column(bundle, snapshots.reset_index(drop=True)).to_numpy()
     columns = ([id_col] if id_col != "account_id" else []) + SCORE_COLUMNS
     out = out[columns]

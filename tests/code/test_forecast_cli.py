@@ -27,7 +27,7 @@ def base(small_demo):
     ]
 
 
-def test_the_default_forecast_runs_no_backtest_and_counts_renewals(base, tmp_path):
+def test_the_default_forecast_runs_no_backtest_and_counts_renewals(base, small_demo, tmp_path):
     out = tmp_path / "forecast.csv"
     result = runner.invoke(app, [*base, "--out", str(out)], env=ENV)
     assert result.exit_code == 0, result.output
@@ -35,7 +35,17 @@ def test_the_default_forecast_runs_no_backtest_and_counts_renewals(base, tmp_pat
     forecast = pd.read_csv(out)
     total = forecast[forecast["period_type"] == "total"].iloc[0]
     assert total["renewals"] > total["contracts"]  # monthly plans renew every month
-    assert total["beyond_range_renewals"] == 0  # 12 months ahead stay inside the trained range
+    # the renewals the scores flag beyond the trained range are the ones the forecast leaves out
+    scores = tmp_path / "scores.csv"
+    scored = runner.invoke(app, ["score", *base[1:], "--out", str(scores)], env=ENV)
+    assert scored.exit_code == 0, scored.output
+    book = pd.read_csv(scores, parse_dates=["renewal_date"])
+    horizon_end = pd.Timestamp(base[-1]) + pd.DateOffset(months=12)
+    flagged = book["beyond_trained_range"].astype(bool) & (book["renewal_date"] < horizon_end)
+    # (monthly plans' later renewals past the range are left out too: hence at least)
+    assert total["beyond_range_renewals"] >= flagged.sum() > 0
+    furthest = small_demo.bundle.metadata["max_horizon_days"]
+    assert f"more than {furthest:.0f} days ahead are left out" in result.output.replace("\n", " ")
 
 
 def test_a_forecast_past_the_trained_range_says_what_it_left_out(base, tmp_path):
