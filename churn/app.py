@@ -118,8 +118,22 @@ DataOrStoreOption = Annotated[
 SnapshotsOption = Annotated[
     Path | None, typer.Option(help="A snapshot table (.parquet/.csv) instead of --data: ours, or your own.")
 ]
+
+
+def checked_as_of(value: str | None) -> str | None:
+    """Refuse a malformed ``--as-of`` before any table or model is loaded (the value itself stays text)."""
+    try:
+        parse_date(value, "--as-of")
+    except UsageError:
+        raise typer.BadParameter(f"{value!r} is not a date. Expected YYYY-MM-DD, e.g. 2026-11-01.") from None
+    return value
+
+
 AsOfOption = Annotated[
-    str | None, typer.Option(help="The date to work as of (YYYY-MM-DD; default: the day after the data ends).")
+    str | None,
+    typer.Option(
+        help="The date to work as of (YYYY-MM-DD; default: the day after the data ends).", callback=checked_as_of
+    ),
 ]
 ModelUriOption = Annotated[
     str, typer.Option(help="Model to use: a registry URI (models:/renewal-risk@champion), a run's model or a folder.")

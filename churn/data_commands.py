@@ -23,6 +23,7 @@ from churn.app import (
     app,
     check_output,
     check_store_option,
+    checked_as_of,
     console,
     load_export,
     parse_date,
@@ -100,7 +101,10 @@ def build_features(
     ] = DEFAULT_JITTER_DAYS,
     as_of: Annotated[
         str | None,
-        typer.Option(help="Build scoring snapshots on this date (YYYY-MM-DD) instead of training snapshots."),
+        typer.Option(
+            help="Build scoring snapshots on this date (YYYY-MM-DD) instead of training snapshots.",
+            callback=checked_as_of,
+        ),
     ] = None,
     grace_days: Annotated[
         int, typer.Option(min=0, help="Days after a contract ends within which a new one counts as a renewal.")

@@ -26,6 +26,7 @@ from churn.app import (
     app,
     check_output,
     check_store_option,
+    checked_as_of,
     console,
     load_model,
     parse_horizons,
@@ -327,7 +328,8 @@ def score_command(
     as_of: Annotated[
         str | None,
         typer.Option(
-            help="With --data: score the accounts in force on this date (default: the day after the data ends)."
+            help="With --data: score the accounts in force on this date (default: the day after the data ends).",
+            callback=checked_as_of,
         ),
     ] = None,
     snapshots: SnapshotsOption = None,

@@ -198,3 +198,22 @@ def test_score_without_as_of_scores_the_day_after_the_data_ends(small_demo, tmp_
     assert set(scores["as_of"]) == {str(small_demo.tables.next_day.date())}
     refused = runner.invoke(app, ["score", "--snapshots", str(out), "--as-of", "2026-01-01", "--out", str(out)])
     assert refused.exit_code == 2 and "--as-of is for --data" in refused.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["score", "--out", "{tmp}/scores.csv"],
+        ["explain", "--account", "ACC-1"],
+        ["forecast"],
+        ["monitor"],
+        ["build-features", "--out", "{tmp}/snapshots.parquet"],
+    ],
+)
+def test_a_malformed_as_of_is_refused_before_anything_is_read(command, tmp_path):
+    """The date is checked first: the missing data folder is never reached, and nothing is written."""
+    command = [part.format(tmp=tmp_path) for part in command]
+    result = runner.invoke(app, [*command, "--data", str(tmp_path / "nowhere"), "--as-of", "01/11/2026"])
+    assert result.exit_code == 2
+    assert "'01/11/2026' is not a date. Expected YYYY-MM-DD" in " ".join(result.output.split())
+    assert "nowhere" not in result.output and not list(tmp_path.iterdir())
