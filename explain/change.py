@@ -48,7 +48,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from explain.reasons import Attribution, Explainer, attribute, plain_value
+from explain.reasons import NEAR_TYPICAL, Attribution, Explainer, attribute, plain_value
 from explain.records import Change, Mover
 from explain.sentences import display_value
 from features.catalog import Catalog, Feature
@@ -78,7 +78,7 @@ def explain_change(
     then, now = then.reset_index(drop=True), now.reset_index(drop=True)
     a_then = attribute(explainer.bundle, then, warn=False)
     a_now = attribute(explainer.bundle, now, warn=False)
-    return describe_changes(explainer.catalog, a_then, a_now, then, now, movers)
+    return describe_changes(explainer.catalog, a_then, a_now, then, now, movers, explainer.reference)
 
 
 def describe_changes(
@@ -88,13 +88,17 @@ def describe_changes(
     then: pd.DataFrame,
     now: pd.DataFrame,
     movers: int = DEFAULT_MOVERS,
+    reference: dict | None = None,
 ) -> list[Change]:
     """The ``Change`` records from both snapshots' attributions (the rules are in the module docstring).
 
     Reads ``features``, ``contributions``, ``raw``, ``churn_risk`` and ``points`` of the two
-    attributions, so hand-made ones serve as well as ``attribute``'s.
+    attributions, so hand-made ones serve as well as ``attribute``'s. With the model's
+    ``reference``, a value that moved by less than ``NEAR_TYPICAL`` of the renewing accounts'
+    interquartile range (529 to 528 active users) did not change in a way worth saying.
     """
     features = [_feature(catalog, name) for name in a_now.features]
+    tolerance = {name: NEAR_TYPICAL * float(values.get("spread") or 0.0) for name, values in (reference or {}).items()}
     context = np.array([f.is_context for f in features], dtype=bool)
     clocks = [j for j, f in enumerate(features) if f.clock and not f.is_context]
     shares = change_points(a_then, a_now)
@@ -109,7 +113,15 @@ def describe_changes(
         total = 100.0 * float(a_now.churn_risk[i] - a_then.churn_risk[i])
         direction = 1.0 if total >= 0 else -1.0
         chosen = _choose(
-            features, direction * shares[i], direction * moved[i], row_then, row_now, elapsed, movers, direction
+            features,
+            direction * shares[i],
+            direction * moved[i],
+            row_then,
+            row_now,
+            elapsed,
+            movers,
+            direction,
+            tolerance,
         )
         found = [_mover(features, j, row_then, row_now, float(shares[i, j])) for j in chosen]
         facts = {features[j].fact for j in chosen}
@@ -147,6 +159,7 @@ def _choose(
     elapsed: int,
     k: int,
     direction: float = 1.0,
+    tolerance: dict[str, float] | None = None,
 ) -> list[int]:
     """Columns of the movers, strongest first. ``share`` and ``moved`` are signed so that + is the risk's way;
     ``direction`` is +1 when the risk rose, −1 when it fell."""
@@ -162,7 +175,7 @@ def _choose(
             feature.is_context
             or moved[j] <= 0
             or feature.fact in facts
-            or not _differs(before, after)
+            or not _differs(before, after, (tolerance or {}).get(feature.name, 0.0))
             or (feature.clock and _ticked(before, after, elapsed))
             or _against_its_side(feature, before, after, direction)
         ):
@@ -311,10 +324,13 @@ def _lower(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-def _differs(before: object, after: object) -> bool:
-    """Only features whose value changed are movers; the rest moved through interactions, not news."""
+def _differs(before: object, after: object, tolerance: float = 0.0) -> bool:
+    """Only features whose value changed (by more than ``tolerance``) are movers; the rest moved through
+    interactions, not news."""
     if _missing(before) or _missing(after):
         return _missing(before) != _missing(after)
+    if tolerance > 0 and isinstance(before, int | float | np.number) and isinstance(after, int | float | np.number):
+        return abs(float(after) - float(before)) > tolerance
     return before != after
 
 

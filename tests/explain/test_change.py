@@ -168,12 +168,13 @@ def change_for(
     movers: int = 3,
     catalog: Catalog = CATALOG,
     base: dict = THEN,
+    reference: dict | None = None,
     **kwargs,
 ):
     a_then, a_now = attributions(delta, names=catalog.names, **kwargs)
     before, after = frames(now, days=days, then={**base, **(then or {})})
     before, after = before[["account_id", "as_of", *catalog.names]], after[["account_id", "as_of", *catalog.names]]
-    return describe_changes(catalog, a_then, a_now, before, after, movers)[0]
+    return describe_changes(catalog, a_then, a_now, before, after, movers, reference)[0]
 
 
 def by_feature(change) -> dict:
@@ -181,6 +182,22 @@ def by_feature(change) -> dict:
 
 
 # 1. Only movers that moved the risk the way it moved -------------------------------------------------------------
+
+
+def test_a_value_that_barely_moved_is_not_named_as_a_change():
+    """Daily logins 52 to 51 is no news when renewing accounts spread over 40 (a quarter of that is 10)."""
+    now, delta = (
+        {"usage_logins_mean_30d": 51.0, "tickets_urgent_30d": 3.0},
+        {
+            "usage_logins_mean_30d": 0.6,
+            "tickets_urgent_30d": 0.4,
+        },
+    )
+    reference = {"usage_logins_mean_30d": {"typical": 50.0, "spread": 40.0}}
+    assert [m.feature for m in change_for(now, delta).movers] == ["usage_logins_mean_30d", "tickets_urgent_30d"]
+    assert [m.feature for m in change_for(now, delta, reference=reference).movers] == ["tickets_urgent_30d"]
+    far = {**now, "usage_logins_mean_30d": 30.0}
+    assert "usage_logins_mean_30d" in by_feature(change_for(far, delta, reference=reference))
 
 
 def test_risk_up_names_only_features_whose_points_rose_with_their_own_numbers():
