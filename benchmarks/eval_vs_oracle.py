@@ -61,7 +61,7 @@ from features.snapshots import HORIZON_BUCKETS
 from training.calibrate import METHOD_NAMES
 from training.dataset import from_snapshots
 from training.evaluate import MIN_SEGMENT_ROWS, expected_calibration_error
-from training.oracle import known_causes_risk, oracle_risk
+from training.oracle import causes_in_play, known_causes_risk, oracle_risk
 from training.peers import peer_keys
 from training.train import TrainConfig, train
 
@@ -89,11 +89,12 @@ CAUSE_STRATUM = "annual 1-90"  # the oracle decided from the state 90 days out: 
 def risk_by_cause(scored: pd.DataFrame, causes: pd.Series, rows: np.ndarray) -> dict[str, dict[str, float | int]]:
     """Mean risk of the model, the known-causes ceiling and the oracle per single cause in play (and none).
 
+    ``causes`` are the rows' causes in play (``training.oracle.causes_in_play``), on ``scored``'s positions.
+
     Rows with two or more causes are left out, so each line says how much risk one cause gets.
     Where the model's mean is far below the oracle's for a cause it sees, it learned a diluted effect.
     """
-    own = causes.fillna("").astype(str).str.replace(r"(^|;)unobservable", "", regex=True).str.strip(";")
-    single = own[rows & ~own.str.contains(";").to_numpy()]
+    single = causes[rows & ~causes.str.contains(";").to_numpy()]
     out = {}
     for cause, index in single.groupby(single).groups.items():
         part = scored.loc[index]
@@ -198,8 +199,7 @@ def evaluate_data(data: Path, train_seed: int) -> dict[str, object]:
         if logged is not None and mine is not None and abs(logged - mine) > 1e-3:
             raise AssertionError(f"{cadence}: AUC {mine} here, {logged} in train()")
 
-    in_play = truth.drop_duplicates("contract_id").set_index("contract_id")["causes"]
-    test_causes = pd.Series(in_play.reindex(test["contract_id"].to_numpy()).to_numpy(dtype=object))
+    test_causes = causes_in_play(truth, test["contract_id"])
     cause_rows = strata(scored[["cadence", "horizon"]])[CAUSE_STRATUM]
 
     explanations = Explainer(result.bundle).explain(test, risk_reasons=TOP_GROUPS, protective_reasons=0, warn=False)

@@ -26,6 +26,8 @@ what is left to learn.
 
 from __future__ import annotations
 
+import re
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -152,6 +154,17 @@ def oracle_risk(
     return out
 
 
+def causes_in_play(truth: pd.DataFrame, contract_ids) -> pd.Series:
+    """Per contract id, the truth's observable causes in play, ``;``-separated ("" for none or no truth).
+
+    The cause listed only when it fired (``FIRED_ONLY_CAUSE``) is left out: it is the outcome, not a cause in play.
+    """
+    listed = truth.drop_duplicates("contract_id").set_index("contract_id")["causes"].fillna("").astype(str)
+    own = listed.reindex(np.asarray(contract_ids, dtype=object)).fillna("").reset_index(drop=True)
+    fired_only = rf"(^|;){re.escape(FIRED_ONLY_CAUSE)}(?=;|$)"
+    return own.str.replace(fired_only, "", regex=True).str.strip(";").astype(str)
+
+
 def known_causes_risk(frame: pd.DataFrame, truth: pd.DataFrame, fit: np.ndarray, score: np.ndarray, seed: int = 7):
     """The risk a learner that knew each row's active causes gives the ``score`` rows of ``frame``.
 
@@ -162,9 +175,8 @@ def known_causes_risk(frame: pd.DataFrame, truth: pd.DataFrame, fit: np.ndarray,
     and horizon bucket. Oracle minus this is what the labels cannot teach; this minus the model
     is what the features do not show of the causes.
     """
-    active = truth.drop_duplicates("contract_id").set_index("contract_id")["causes"].fillna("").astype(str)
-    bits = active.reindex(frame["contract_id"].to_numpy()).fillna("").str.get_dummies(sep=";")
-    X = bits.drop(columns=[FIRED_ONLY_CAUSE, ""], errors="ignore").astype(float).reset_index(drop=True)
+    bits = causes_in_play(truth, frame["contract_id"]).str.get_dummies(sep=";")
+    X = bits.drop(columns=[""], errors="ignore").astype(float)  # "" is "no cause", not a cause
     keys = peer_keys(frame).reset_index(drop=True)
     for column in ("cadence", "segment", "horizon"):
         X[column] = keys[column].astype("category")
