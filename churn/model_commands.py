@@ -368,8 +368,7 @@ def score_command(
     seen in training, scored as unknown); then --keep columns and --reasons columns.
     """
     from features.io import write_table
-    from features.snapshots import MAX_HORIZON_DAYS
-    from training.score import id_column, score, unknown_category_note
+    from training.score import id_column, score, trained_range_days, unknown_category_note
 
     check_output(out)
     if store is not None and data is None:
@@ -412,7 +411,7 @@ def score_command(
     console.print(_top_table(scores, top, has_arr))
     console.print(_arr_at_risk_line(scores, "arr" in frame.columns))
     if scores["days_to_renewal"].notna().any():
-        furthest = round(float(bundle.metadata.get("max_horizon_days") or MAX_HORIZON_DAYS))
+        furthest = round(trained_range_days(bundle))
         console.print(_beyond_range_line(scores, furthest, top))
 
 
