@@ -109,11 +109,20 @@ def _calibration_line(method: str, metrics: dict[str, float]) -> str:
 
 
 def _strata_table(predictions) -> RichTable:
-    """The test window within each cadence and horizon bucket: a pooled number is only as good as its parts."""
+    """The test window within each cadence and horizon bucket: a pooled number is only as good as its parts.
+
+    "ece floor" is the ECE a perfectly calibrated model would show on the same rows (sampling noise).
+    """
     from training.evaluate import stratum_table
 
-    table = RichTable(title="Test window by cadence and horizon", title_justify="left")
-    for column in ("stratum", "rows", "churned", "churn rate", "mean risk", "roc auc", "ece", "logreg auc"):
+    table = RichTable(
+        title="Test window by cadence and horizon",
+        title_justify="left",
+        caption="ece floor: the ECE a perfectly calibrated model would show on these rows (sampling noise)",
+        caption_justify="left",
+    )
+    columns = ("stratum", "rows", "churned", "churn rate", "mean risk", "roc auc", "ece", "ece floor", "logreg auc")
+    for column in columns:
         table.add_column(column, justify="left" if column == "stratum" else "right", no_wrap=column == "stratum")
     strata = stratum_table(predictions, ("cadence", "horizon"), crossed=False)
     for row in strata.itertuples(index=False):
@@ -129,6 +138,7 @@ def _strata_table(predictions) -> RichTable:
             f"{row.mean_risk:.1%}",
             number(row.roc_auc),
             number(row.ece),
+            number(row.ece_floor),
             number(row.logreg_roc_auc),
         )
     return table

@@ -106,6 +106,46 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BIN
     return float(np.abs(observed - predicted).sum() / len(y))
 
 
+ECE_FLOOR_DRAWS = 200
+_ECE_FLOOR_CELLS = 4_000_000  # draws x rows held at once: bounds memory on a large book
+
+
+def ece_noise_floor(
+    p: np.ndarray,
+    groups: np.ndarray | pd.Series | None = None,
+    bins: int = ECE_BINS,
+    draws: int = ECE_FLOOR_DRAWS,
+    seed: int = 0,
+) -> float:
+    """The mean ECE a perfectly calibrated scorer shows on these rows: outcomes drawn from ``p`` itself.
+
+    Why: ECE is never 0 on a finite window, because each bin's churn rate is a sample. Several
+    snapshots of one contract share one outcome, which makes that noise larger than the row count
+    suggests. ``groups`` (a contract id per row) couples the draws: one uniform number per group,
+    and a row churns when it is below the row's ``p``, so every row stays exactly Bernoulli(p)
+    while the rows of a group move together. A measured ECE near this floor is all the
+    calibration the window can show; a target below it is one the truth itself would fail.
+    """
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    n = len(p)
+    if n == 0:
+        raise ValueError("the ECE of no rows is undefined")
+    codes = np.arange(n) if groups is None else pd.factorize(np.asarray(groups, dtype=object))[0]
+    which = _bin_index(p, bins)
+    predicted = np.bincount(which, weights=p, minlength=bins)
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, _ECE_FLOOR_CELLS // n)
+    eces = []
+    for start in range(0, draws, per_chunk):
+        size = min(per_chunk, draws - start)
+        churned = rng.random((size, codes.max() + 1))[:, codes] < p  # (draws, rows)
+        # per draw, per bin: churners; one bincount over (draw, bin) cells
+        cell = (np.arange(size)[:, None] * bins + which[None, :]).ravel()
+        observed = np.bincount(cell, weights=churned.ravel(), minlength=size * bins).reshape(size, bins)
+        eces.append(np.abs(observed - predicted).sum(axis=1) / n)
+    return float(np.concatenate(eces).mean())
+
+
 def risk_metrics(
     y: np.ndarray, p: np.ndarray, arr: np.ndarray | None = None, prefix: str = "test_"
 ) -> dict[str, float]:
@@ -250,6 +290,9 @@ def stratum_table(
 ) -> pd.DataFrame:
     """One row per stratum of the test predictions: size, churn, mean risk, AUC and ECE, beside the baselines.
 
+    Beside the ECE is its noise floor (``ece_noise_floor``, snapshots of one contract sharing an
+    outcome): the ECE the stratum would show if the model were perfectly calibrated.
+
     The table a data scientist reads first: a pooled number is only as good as its worst cadence.
     ``crossed`` adds cadence x horizon. Horizon buckets come nearest first.
     """
@@ -269,6 +312,7 @@ def stratum_table(
             row |= {"n": len(y), "churned": int(y.sum()), "churn_rate": float(y.mean()), "mean_risk": float(p.mean())}
             row["roc_auc"] = float(roc_auc_score(y, p)) if both else np.nan
             row["ece"] = expected_calibration_error(y, p)
+            row["ece_floor"] = ece_noise_floor(p, part.get("contract_id"))
             for name in ("logreg", "rules"):
                 column = part.get(f"baseline_{name}")
                 row[f"{name}_roc_auc"] = float(roc_auc_score(y, column)) if both and column is not None else np.nan

@@ -65,6 +65,31 @@ def test_ece_puts_probability_one_in_the_last_bin():
     assert evaluate.expected_calibration_error([1, 0], [1.0, 0.95], bins=10) == pytest.approx(0.475)
 
 
+def test_the_ece_floor_is_zero_for_certain_outcomes_and_the_sampling_error_for_uncertain_ones():
+    assert evaluate.ece_noise_floor(np.array([0.0, 1.0, 1.0, 0.0])) == pytest.approx(0.0)
+    # one bin of 400 independent rows at p = 0.2: E|rate - 0.2| = sqrt(2/pi) * sqrt(0.2 * 0.8 / 400)
+    expected = np.sqrt(2 / np.pi) * np.sqrt(0.2 * 0.8 / 400)
+    assert evaluate.ece_noise_floor(np.full(400, 0.2), draws=4000) == pytest.approx(expected, rel=0.05)
+
+
+def test_snapshots_of_one_contract_share_an_outcome_in_the_ece_floor():
+    p = np.full(400, 0.2)
+    independent = evaluate.ece_noise_floor(p)
+    # every row one contract: all churn (|1 - 0.2|) or all renew (0.2), E = 0.2 * 0.8 + 0.8 * 0.2
+    one_contract = evaluate.ece_noise_floor(p, groups=np.zeros(400, dtype=int), draws=4000)
+    assert one_contract == pytest.approx(0.32, abs=0.02) and one_contract > 10 * independent
+    five_rows_each = evaluate.ece_noise_floor(p, groups=np.arange(400) // 5, draws=2000)
+    assert five_rows_each == pytest.approx(np.sqrt(5) * evaluate.ece_noise_floor(p, draws=2000), rel=0.1)
+
+
+def test_the_ece_floor_is_the_same_however_many_draws_are_held_at_once(monkeypatch):
+    p = np.random.default_rng(3).random(250)
+    groups = np.arange(250) // 3
+    whole = evaluate.ece_noise_floor(p, groups, seed=5)
+    monkeypatch.setattr(evaluate, "_ECE_FLOOR_CELLS", 1000)  # 4 draws of 250 rows at a time
+    assert evaluate.ece_noise_floor(p, groups, seed=5) == pytest.approx(whole, abs=1e-12)
+
+
 def test_ece_is_near_zero_for_a_calibrated_model_on_random_data():
     rng = np.random.default_rng(1)
     p = rng.random(50_000)
@@ -364,5 +389,6 @@ def test_stratum_table_reports_each_cadence_and_horizon_beside_the_baselines():
     annual = frame[frame["cadence"] == "annual"]
     assert table.loc["annual", "churn_rate"] == pytest.approx(annual["churned"].mean())
     assert table.loc["annual", "mean_risk"] == pytest.approx(annual["churn_risk"].mean())
+    assert table.loc["annual", "ece_floor"] == pytest.approx(evaluate.ece_noise_floor(annual["churn_risk"]))
     assert table.loc["all", "roc_auc"] > 0.95 and table.loc["all", "rules_roc_auc"] == table.loc["all", "roc_auc"]
     assert 0.4 < table.loc["all", "logreg_roc_auc"] < 0.6  # a random baseline stays a random baseline
