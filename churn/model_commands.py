@@ -109,10 +109,7 @@ def _calibration_line(method: str, metrics: dict[str, float]) -> str:
 
 
 def _strata_table(predictions) -> RichTable:
-    """The test window within each cadence and horizon bucket: a pooled number is only as good as its parts.
-
-    "ece floor" is the ECE a perfectly calibrated model would show on the same rows (sampling noise).
-    """
+    """The test window within each cadence and horizon bucket: a pooled number is only as good as its parts."""
     from training.evaluate import stratum_table
 
     table = RichTable(
